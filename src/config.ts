@@ -1,0 +1,90 @@
+// Configuration is read once from the environment, validated, and frozen. Every variable is
+// listed in VARIABLES so that the README table and `stratum serve --help` come from one place.
+import { resolve } from 'node:path'
+
+export interface Config {
+  host: string
+  port: number
+  dataDir: string
+  databaseUrl: string | null
+  databasePoolMax: number
+  statementTimeoutMs: number
+  logLevel: string
+  bodyLimitBytes: number
+  fileMaxBytes: number
+  workersInServe: boolean
+  workerConcurrency: number
+  jobLeaseMs: number
+  jobPollMs: number
+  shutdownTimeoutMs: number
+}
+
+interface Variable {
+  name: string
+  default: string
+  meaning: string
+}
+
+export const VARIABLES: readonly Variable[] = [
+  { name: 'HOST', default: '127.0.0.1', meaning: 'Address the HTTP server listens on' },
+  { name: 'PORT', default: '8080', meaning: 'Port the HTTP server listens on' },
+  { name: 'STRATUM_DATA_DIR', default: './data', meaning: 'Folder for the embedded database (`pglite/`) and stored files (`files/`)' },
+  { name: 'DATABASE_URL', default: '(unset)', meaning: 'PostgreSQL >= 15 connection string; when set, used instead of the embedded database' },
+  { name: 'DATABASE_POOL_MAX', default: '10', meaning: 'PostgreSQL connection pool size per process' },
+  { name: 'STATEMENT_TIMEOUT_MS', default: '30000', meaning: 'PostgreSQL statement timeout per statement (0 = none)' },
+  { name: 'LOG_LEVEL', default: 'info', meaning: 'pino log level: trace, debug, info, warn, error, fatal, silent' },
+  { name: 'BODY_LIMIT_BYTES', default: '1048576', meaning: 'Largest JSON request body accepted (413 above)' },
+  { name: 'FILE_MAX_BYTES', default: '104857600', meaning: 'Largest uploaded file accepted (413 above)' },
+  { name: 'STRATUM_WORKERS', default: 'true', meaning: 'Run job workers inside `stratum serve` (set false when separate `stratum worker` processes run)' },
+  { name: 'WORKER_CONCURRENCY', default: '10', meaning: 'Jobs one worker process runs at once' },
+  { name: 'JOB_LEASE_MS', default: '30000', meaning: 'How long a claimed job stays locked without a heartbeat before another worker may retry it' },
+  { name: 'JOB_POLL_MS', default: '2000', meaning: 'Fallback poll interval for new jobs when no LISTEN/NOTIFY wake-up arrives' },
+  { name: 'SHUTDOWN_TIMEOUT_MS', default: '10000', meaning: 'On SIGTERM/SIGINT, how long in-flight requests and running jobs may take to finish' },
+]
+
+export class ConfigError extends Error {}
+
+function int(env: NodeJS.ProcessEnv, name: string, fallback: number, min: number, max: number): number {
+  const raw = env[name]
+  if (raw === undefined || raw === '') return fallback
+  const n = Number(raw)
+  if (!Number.isInteger(n) || n < min || n > max) {
+    throw new ConfigError(`${name} must be an integer between ${min} and ${max}, got "${raw}"`)
+  }
+  return n
+}
+
+function bool(env: NodeJS.ProcessEnv, name: string, fallback: boolean): boolean {
+  const raw = env[name]
+  if (raw === undefined || raw === '') return fallback
+  if (['1', 'true', 'yes', 'on'].includes(raw.toLowerCase())) return true
+  if (['0', 'false', 'no', 'off'].includes(raw.toLowerCase())) return false
+  throw new ConfigError(`${name} must be true or false, got "${raw}"`)
+}
+
+const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Config> {
+  const logLevel = env.LOG_LEVEL || 'info'
+  if (!LOG_LEVELS.includes(logLevel)) throw new ConfigError(`LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}`)
+  const databaseUrl = env.DATABASE_URL || null
+  if (databaseUrl && !/^postgres(ql)?:\/\//.test(databaseUrl)) {
+    throw new ConfigError('DATABASE_URL must start with postgres:// or postgresql://')
+  }
+  return Object.freeze({
+    host: env.HOST || '127.0.0.1',
+    port: int(env, 'PORT', 8080, 0, 65535),
+    dataDir: resolve(env.STRATUM_DATA_DIR || './data'),
+    databaseUrl,
+    databasePoolMax: int(env, 'DATABASE_POOL_MAX', 10, 1, 1000),
+    statementTimeoutMs: int(env, 'STATEMENT_TIMEOUT_MS', 30_000, 0, 86_400_000),
+    logLevel,
+    bodyLimitBytes: int(env, 'BODY_LIMIT_BYTES', 1_048_576, 1024, 1_073_741_824),
+    fileMaxBytes: int(env, 'FILE_MAX_BYTES', 104_857_600, 1, 1_099_511_627_776),
+    workersInServe: bool(env, 'STRATUM_WORKERS', true),
+    workerConcurrency: int(env, 'WORKER_CONCURRENCY', 10, 1, 1000),
+    jobLeaseMs: int(env, 'JOB_LEASE_MS', 30_000, 100, 86_400_000),
+    jobPollMs: int(env, 'JOB_POLL_MS', 2000, 10, 3_600_000),
+    shutdownTimeoutMs: int(env, 'SHUTDOWN_TIMEOUT_MS', 10_000, 0, 3_600_000),
+  })
+}

@@ -1,0 +1,157 @@
+// Durable event consumers. A consumer has a name and a stored cursor (tx_id, id); each batch is
+// one transaction: lock the cursor, read the next events, run the handler, move the cursor.
+//
+// Why (tx_id, id) and a horizon: event ids are taken at insert but become visible at commit, so
+// id 11 can be visible while id 10 is still uncommitted; a cursor on id alone would skip 10 for
+// ever. Reading only events of transactions older than the oldest one still running
+// (pg_snapshot_xmin) guarantees that nothing can appear behind the cursor later.
+import { sql } from 'drizzle-orm'
+import { rows, type Database, type Executor } from '../db/database.ts'
+import type { Logger } from '../observability/logger.ts'
+import { toEventView, type EventView } from './events.service.ts'
+import type { events } from './events.schema.ts'
+
+export interface ConsumerDefinition {
+  name: string
+  /** Event type prefixes (`scenario.` or `job.failed`); all events when absent. */
+  types?: string[]
+  batchSize?: number
+  /** Runs inside the batch's transaction: database effects commit together with the cursor. */
+  handle(events: EventView[], tx: Executor): Promise<void>
+}
+
+const MAX_ID = '9223372036854775807'
+
+/** Delivers one batch; returns how many events were handed to the handler (-1: held elsewhere). */
+export async function consumeBatch(database: Database, def: ConsumerDefinition): Promise<number> {
+  const limit = def.batchSize ?? 100
+  const patterns = (def.types ?? ['']).map((t) => `${t.replace(/[\\%_]/g, (c) => `\\${c}`)}%`)
+  return database.transaction(async (tx) => {
+    await tx.execute(sql`insert into event_consumers (name) values (${def.name}) on conflict (name) do nothing`)
+    const [cursor] = await rows<{ last_tx_id: number; last_event_id: number }>(
+      tx,
+      sql`select last_tx_id, last_event_id from event_consumers where name = ${def.name} for update skip locked`,
+    )
+    if (!cursor) return -1
+    const found = await rows<Record<string, unknown> & { horizon: number }>(
+      tx,
+      sql`with h as (select (pg_snapshot_xmin(pg_current_snapshot())::text)::bigint as horizon)
+          select e.*, h.horizon from events e, h
+          where (e.tx_id, e.id) > (${cursor.last_tx_id}::bigint, ${cursor.last_event_id}::bigint)
+            and e.tx_id < h.horizon
+            and e.event_type like any (${sql.param(patterns)}::text[])
+          order by e.tx_id, e.id
+          limit ${limit}`,
+    )
+    let next: { tx: number | string; id: number | string }
+    if (found.length === limit) {
+      const last = found[found.length - 1]!
+      next = { tx: last.tx_id as number, id: last.id as number }
+    } else {
+      // Every matching event below the horizon has been read: jump the cursor to the horizon so
+      // that events of other types are never scanned again.
+      const [h] = found.length
+        ? [{ horizon: found[0]!.horizon }]
+        : await rows<{ horizon: number }>(tx, sql`select (pg_snapshot_xmin(pg_current_snapshot())::text)::bigint as horizon`)
+      next = { tx: Number(h!.horizon) - 1, id: MAX_ID }
+    }
+    if (found.length > 0) await def.handle(found.map((r) => toEventView(fromRaw(r))), tx)
+    await tx.execute(sql`update event_consumers
+      set last_tx_id = ${next.tx}::bigint, last_event_id = ${next.id}::bigint,
+          delivered = delivered + ${found.length}, updated_at = now()
+      where name = ${def.name}`)
+    return found.length
+  })
+}
+
+function fromRaw(r: Record<string, unknown>): typeof events.$inferSelect {
+  return {
+    id: Number(r.id),
+    timestamp: new Date(r.timestamp as string | Date),
+    eventType: r.event_type as string,
+    entityId: r.entity_id as string,
+    entityType: r.entity_type as string,
+    data: r.data as Record<string, unknown>,
+    eventMetadata: (r.event_metadata ?? {}) as Record<string, unknown>,
+    sourceNode: (r.source_node as string | null) ?? null,
+    createdAt: new Date(r.created_at as string | Date),
+    organizationId: (r.organization_id as string | null) ?? null,
+    actor: (r.actor as string | null) ?? null,
+    traceId: (r.trace_id as string | null) ?? null,
+    txId: Number(r.tx_id),
+  }
+}
+
+export interface RunningConsumer {
+  /** Resolves once the consumer has read everything committed so far. */
+  drain(): Promise<void>
+  stop(): Promise<void>
+}
+
+/** Runs a consumer until stopped: woken by NOTIFY on new events, polling as a fallback. */
+export async function startConsumer(
+  database: Database,
+  def: ConsumerDefinition,
+  options: { log: Logger; pollMs?: number; retryMs?: number },
+): Promise<RunningConsumer> {
+  let stopped = false
+  let wake: (() => void) | null = null
+  let dirty = true
+  const unlisten = await database.listen('stratum_events', () => {
+    dirty = true
+    wake?.()
+  })
+  const idleWaiters: (() => void)[] = []
+  const loop = (async () => {
+    while (!stopped) {
+      let n = 0
+      try {
+        dirty = false
+        n = await consumeBatch(database, def)
+      } catch (err) {
+        options.log.error({ err, consumer: def.name }, 'event consumer batch failed; will retry')
+        await sleepOrWake(options.retryMs ?? 1000)
+        continue
+      }
+      if (n > 0 || dirty) continue
+      for (const w of idleWaiters.splice(0)) w()
+      await sleepOrWake(options.pollMs ?? 1000)
+    }
+  })()
+  function sleepOrWake(ms: number) {
+    return new Promise<void>((resolve) => {
+      const t = setTimeout(done, ms)
+      function done() {
+        clearTimeout(t)
+        wake = null
+        resolve()
+      }
+      wake = done
+    })
+  }
+  return {
+    drain: () =>
+      new Promise<void>((resolve) => {
+        idleWaiters.push(resolve)
+        dirty = true
+        wake?.()
+      }),
+    async stop() {
+      stopped = true
+      wake?.()
+      await loop
+      for (const w of idleWaiters.splice(0)) w()
+      await unlisten()
+    },
+  }
+}
+
+/** Events not yet delivered to each consumer (capped at 100,000), for /metrics. */
+export async function consumerLag(db: Executor): Promise<{ name: string; lag: number }[]> {
+  return rows<{ name: string; lag: number }>(
+    db,
+    sql`select c.name, (select count(*)::int from (select 1 from events e
+          where (e.tx_id, e.id) > (c.last_tx_id, c.last_event_id) limit 100000) x) as lag
+        from event_consumers c order by c.name`,
+  )
+}

@@ -1,0 +1,117 @@
+// The event log: `appendEvent` is the only way an event is written, and only inside the
+// transaction of the change it records.
+import { and, asc, desc, eq, gte, like, lt, sql, type SQL } from 'drizzle-orm'
+import { PgTransaction } from 'drizzle-orm/pg-core'
+import type { Executor } from '../db/database.ts'
+import { actorLabel, type RequestContext } from '../context.ts'
+import { inOrg } from '../tenancy.ts'
+import { decodeCursor, pageOfRows, timestampKey } from '../http/pagination.ts'
+import { events } from './events.schema.ts'
+
+export interface NewEvent {
+  type: string
+  entityType: string
+  entityId: string
+  data?: Record<string, unknown>
+  metadata?: Record<string, unknown>
+}
+
+export interface EventView {
+  id: number
+  type: string
+  timestamp: string
+  organization_id: string | null
+  entity_type: string
+  entity_id: string
+  actor: string | null
+  trace_id: string | null
+  data: Record<string, unknown>
+  event_metadata: Record<string, unknown>
+  source_node: string | null
+}
+
+export class EventOutsideTransactionError extends Error {
+  constructor() {
+    super('appendEvent must be called with the transaction of the change it records')
+  }
+}
+
+export function createEventLog(options: { sourceNode: string }) {
+  async function appendEvents(tx: Executor, ctx: RequestContext, items: NewEvent[]): Promise<void> {
+    if (!(tx instanceof PgTransaction)) throw new EventOutsideTransactionError()
+    if (items.length === 0) return
+    await tx.insert(events).values(
+      items.map((e) => ({
+        eventType: e.type,
+        entityType: e.entityType,
+        entityId: e.entityId,
+        data: e.data ?? {},
+        eventMetadata: e.metadata ?? {},
+        sourceNode: options.sourceNode,
+        organizationId: ctx.organizationId,
+        actor: actorLabel(ctx.actor),
+        traceId: ctx.traceId,
+      })),
+    )
+  }
+  return {
+    appendEvents,
+    appendEvent: (tx: Executor, ctx: RequestContext, event: NewEvent) => appendEvents(tx, ctx, [event]),
+  }
+}
+
+export type EventLog = ReturnType<typeof createEventLog>
+
+export function toEventView(row: typeof events.$inferSelect): EventView {
+  return {
+    id: row.id,
+    type: row.eventType,
+    timestamp: row.timestamp.toISOString(),
+    organization_id: row.organizationId,
+    entity_type: row.entityType,
+    entity_id: row.entityId,
+    actor: row.actor,
+    trace_id: row.traceId,
+    data: row.data,
+    event_metadata: row.eventMetadata,
+    source_node: row.sourceNode,
+  }
+}
+
+export interface EventFilter {
+  type?: string
+  type_prefix?: string
+  entity_id?: string
+  entity_type?: string
+  since?: string
+  until?: string
+  sort?: 'timestamp' | '-timestamp'
+  limit: number
+  cursor?: string
+}
+
+const escapeLike = (s: string) => s.replace(/[\\%_]/g, (c) => `\\${c}`)
+
+export async function listEvents(db: Executor, ctx: RequestContext, f: EventFilter) {
+  const where: (SQL | undefined)[] = [inOrg(events, ctx)]
+  if (f.type) where.push(eq(events.eventType, f.type))
+  if (f.type_prefix) where.push(like(events.eventType, `${escapeLike(f.type_prefix)}%`))
+  if (f.entity_id) where.push(eq(events.entityId, f.entity_id))
+  if (f.entity_type) where.push(eq(events.entityType, f.entity_type))
+  if (f.since) where.push(gte(events.timestamp, new Date(f.since)))
+  if (f.until) where.push(lt(events.timestamp, new Date(f.until)))
+  const ascending = f.sort === 'timestamp'
+  if (f.cursor) {
+    const [ts, id] = decodeCursor(f.cursor, ['string', 'number']) as [string, number]
+    where.push(ascending ? sql`(${events.timestamp}, ${events.id}) > (${ts}::timestamptz, ${id})` : sql`(${events.timestamp}, ${events.id}) < (${ts}::timestamptz, ${id})`)
+  }
+  const order = ascending ? [asc(events.timestamp), asc(events.id)] : [desc(events.timestamp), desc(events.id)]
+  const found = await db
+    .select({ row: events, key: timestampKey(events.timestamp) })
+    .from(events)
+    .where(and(...where))
+    .orderBy(...order)
+    .limit(f.limit + 1)
+  const page = pageOfRows(found, f.limit, (r) => [r.key, r.row.id])
+  return { data: page.data.map((r) => toEventView(r.row)), next_cursor: page.next_cursor }
+}

@@ -1,0 +1,129 @@
+// Builds the HTTP app (tests use it without listening; `stratum serve` listens). Every route
+// comes with TypeBox request and response schemas that drive validation, serialisation and
+// the OpenAPI document.
+import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify'
+import swagger from '@fastify/swagger'
+import swaggerUi from '@fastify/swagger-ui'
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
+import { Ajv } from 'ajv'
+import addFormats from 'ajv-formats'
+import { uuidv7 } from 'uuidv7'
+import type { Config } from '../../config.ts'
+import type { Database } from '../db/database.ts'
+import type { Actor, RequestContext } from '../context.ts'
+import type { EventLog } from '../events/events.service.ts'
+import type { FileStore } from '../files/fileStore.ts'
+import type { Logger } from '../observability/logger.ts'
+import type { Metrics } from '../observability/metrics.ts'
+import { continueTrace, traceparentOf } from './trace.ts'
+import { sendProblem, toProblem } from './problem.ts'
+import { healthRoutes } from './health.routes.ts'
+import { eventRoutes } from '../events/events.routes.ts'
+import { jobRoutes } from '../jobs/jobs.routes.ts'
+import { fileRoutes } from '../files/files.routes.ts'
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    ctx: RequestContext
+  }
+}
+
+export interface Caller {
+  actor: Actor
+  organizationId: string
+}
+
+/** Resolves who is calling; the identity module provides the real one. */
+export type Authenticate = (req: FastifyRequest) => Promise<Caller | null>
+
+export interface AppDeps {
+  config: Pick<Config, 'bodyLimitBytes' | 'fileMaxBytes'>
+  database: Database
+  log: Logger
+  metrics: Metrics
+  events: EventLog
+  files: FileStore
+  authenticate?: Authenticate
+  version: string
+}
+
+export type App = FastifyInstance<any, any, any, Logger, TypeBoxTypeProvider>
+
+const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/
+
+function ajv(coerce: boolean) {
+  const instance = new Ajv({
+    allErrors: true,
+    strict: false,
+    useDefaults: true,
+    removeAdditional: false, // unknown fields are an error, never silently dropped
+    coerceTypes: coerce ? 'array' : false,
+  })
+  ;(addFormats as unknown as (a: Ajv) => void)(instance)
+  return instance
+}
+
+export async function buildApp(deps: AppDeps): Promise<App> {
+  const app = Fastify({
+    loggerInstance: deps.log,
+    bodyLimit: deps.config.bodyLimitBytes,
+    disableRequestLogging: false,
+    genReqId: (req) => {
+      const incoming = req.headers['x-request-id']
+      return typeof incoming === 'string' && REQUEST_ID.test(incoming) ? incoming : uuidv7()
+    },
+    return503OnClosing: true,
+    forceCloseConnections: 'idle',
+  }).withTypeProvider<TypeBoxTypeProvider>() as unknown as App
+
+  // Bodies are validated strictly (no type coercion); path and query strings are coerced.
+  const strict = ajv(false)
+  const coercing = ajv(true)
+  app.setValidatorCompiler(({ schema, httpPart }) => (httpPart === 'body' ? strict : coercing).compile(schema))
+
+  app.decorateRequest('ctx', null as unknown as RequestContext)
+  const authenticate = deps.authenticate ?? (async () => null)
+  app.addHook('onRequest', async (req, reply) => {
+    const trace = continueTrace(req.headers.traceparent)
+    req.ctx = { requestId: String(req.id), traceId: trace.traceId, actor: null, organizationId: null }
+    reply.header('x-request-id', String(req.id))
+    reply.header('traceparent', traceparentOf(trace))
+    if (req.url.startsWith('/api/')) {
+      const caller = await authenticate(req)
+      if (caller) req.ctx = { ...req.ctx, actor: caller.actor, organizationId: caller.organizationId }
+    }
+  })
+  app.addHook('onResponse', async (req, reply) => {
+    deps.metrics.httpDuration.observe(
+      { method: req.method, route: req.routeOptions.url ?? 'unmatched', status: String(reply.statusCode) },
+      reply.elapsedTime / 1000,
+    )
+  })
+  app.setErrorHandler((err, req, reply) => sendProblem(reply, toProblem(err as Error, req)))
+  app.setNotFoundHandler((req, reply) =>
+    sendProblem(reply, { type: '/problems/not-found', title: 'Not found', status: 404, detail: `no route ${req.method} ${req.url.split('?')[0]}` }),
+  )
+
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: { title: 'Stratum API', version: deps.version, description: 'Operational and experimental data platform' },
+      servers: [{ url: '/' }],
+      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
+      security: [{ bearer: [] }],
+    },
+  })
+  await app.register(swaggerUi, { routePrefix: '/docs' })
+  app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger())
+
+  await app.register(healthRoutes, { database: deps.database, metrics: deps.metrics })
+  await app.register(
+    async (api) => {
+      await api.register(eventRoutes, { database: deps.database })
+      await api.register(jobRoutes, { database: deps.database, events: deps.events })
+      await api.register(fileRoutes, { database: deps.database, events: deps.events, files: deps.files, maxBytes: deps.config.fileMaxBytes })
+    },
+    { prefix: '/api/v1' },
+  )
+  return app
+}

@@ -1,0 +1,49 @@
+// The one pagination helper: keyset cursors (sort key + id), opaque to clients, stable under
+// concurrent inserts. Fetch `limit + 1` rows, then call `pageOf`.
+import { sql, type AnyColumn } from 'drizzle-orm'
+import { Type } from 'typebox'
+import { BadRequestError } from '../errors.ts'
+
+export const pageQuery = {
+  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, default: 100, description: 'Rows per page, 1 to 1000' })),
+  cursor: Type.Optional(Type.String({ maxLength: 1000, description: 'The `next_cursor` of the previous page' })),
+}
+
+export const pageOf = <T extends ReturnType<typeof Type.Object>>(item: T) =>
+  Type.Object({ data: Type.Array(item), next_cursor: Type.Union([Type.String(), Type.Null()]) })
+
+type KeyPart = string | number
+
+export function encodeCursor(key: KeyPart[]): string {
+  return Buffer.from(JSON.stringify({ v: 1, k: key })).toString('base64url')
+}
+
+/** Decodes a cursor into its key; `shape` says what each part must be. */
+export function decodeCursor(cursor: string, shape: ('string' | 'number')[]): KeyPart[] {
+  const bad = () => new BadRequestError('cursor is not valid; start again without it', [{ path: '/query/cursor', message: 'is not a cursor this list issued' }])
+  let parsed: unknown
+  try {
+    parsed = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'))
+  } catch {
+    throw bad()
+  }
+  const key = (parsed as { v?: unknown; k?: unknown } | null)?.k
+  if ((parsed as { v?: unknown }).v !== 1 || !Array.isArray(key) || key.length !== shape.length) throw bad()
+  key.forEach((part, i) => {
+    if (typeof part !== shape[i] || (typeof part === 'number' && !Number.isFinite(part))) throw bad()
+  })
+  return key as KeyPart[]
+}
+
+export function pageOfRows<T>(rows: T[], limit: number, keyOf: (row: T) => KeyPart[]): { data: T[]; next_cursor: string | null } {
+  if (rows.length <= limit) return { data: rows, next_cursor: null }
+  const data = rows.slice(0, limit)
+  return { data, next_cursor: encodeCursor(keyOf(data[data.length - 1]!)) }
+}
+
+/**
+ * A timestamp as a cursor key at full (microsecond) precision: a JS Date keeps only
+ * milliseconds, and a key rounded to them would skip or repeat rows on the page boundary.
+ */
+export const timestampKey = (column: AnyColumn) =>
+  sql<string>`to_char(${column} at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`

@@ -1,0 +1,311 @@
+// A worker process's job runner: claims due jobs with FOR UPDATE SKIP LOCKED, holds them with a
+// lease renewed by heartbeat, and records each outcome. Several runners (in `stratum serve` and
+// in `stratum worker` processes) share one database; a job is held by one runner at a time.
+import { hostname } from 'node:os'
+import { randomBytes } from 'node:crypto'
+import type { Database } from '../db/database.ts'
+import { systemContext, type RequestContext } from '../context.ts'
+import type { EventLog } from '../events/events.service.ts'
+import type { Logger } from '../observability/logger.ts'
+import type { Metrics } from '../observability/metrics.ts'
+import {
+  cancelRunningJob,
+  claimJobs,
+  completeJob,
+  failJob,
+  reapExpiredJobs,
+  releaseJob,
+  renewLeases,
+  reportProgress,
+  type ClaimedJob,
+} from './claimJobs.ts'
+
+export class JobCancelledError extends Error {
+  constructor() {
+    super('job was cancelled')
+    this.name = 'JobCancelledError'
+  }
+}
+
+export class JobTimeoutError extends Error {
+  constructor(ms: number) {
+    super(`job ran longer than its ${ms} ms timeout`)
+    this.name = 'JobTimeoutError'
+  }
+}
+
+export class LeaseLostError extends Error {
+  constructor() {
+    super('this worker no longer holds the job (its lease expired)')
+    this.name = 'LeaseLostError'
+  }
+}
+
+class ShutdownError extends Error {
+  constructor() {
+    super('worker shutting down')
+    this.name = 'ShutdownError'
+  }
+}
+
+export interface RunningJob<P = Record<string, unknown>> {
+  id: string
+  type: string
+  params: P
+  /** 1 on the first run. */
+  attempt: number
+  maxAttempts: number
+  /** The job's organisation and a system actor; pass it to services. */
+  ctx: RequestContext
+  /** Aborted on cancellation, timeout, lost lease or shutdown: long handlers should watch it. */
+  signal: AbortSignal
+  /** Reports progress 0-100; throws JobCancelledError once cancellation was requested. */
+  progress(percent: number, message?: string): Promise<void>
+  /** Renews the lease; throws JobCancelledError once cancellation was requested. */
+  heartbeat(): Promise<void>
+}
+
+export interface JobHandler<P = Record<string, unknown>> {
+  type: string
+  /** Longest a run may take (default 5 min). */
+  timeoutMs?: number
+  /** First retry delay; doubles each attempt, with jitter, capped at one hour (default 1 s). */
+  backoffMs?: number
+  run(job: RunningJob<P>): Promise<unknown>
+}
+
+export interface WorkerOptions {
+  database: Database
+  handlers: JobHandler<any>[]
+  events: EventLog
+  log: Logger
+  metrics?: Metrics
+  concurrency: number
+  leaseMs: number
+  pollMs: number
+  workerId?: string
+}
+
+export function retryDelay(attempt: number, baseMs: number): number {
+  const exp = Math.min(baseMs * 2 ** Math.max(attempt - 1, 0), 3_600_000)
+  return Math.round(exp / 2 + Math.random() * (exp / 2)) // "equal jitter"
+}
+
+export function createWorker(options: WorkerOptions) {
+  const { database, log, metrics } = options
+  const workerId = options.workerId ?? `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`
+  const handlers = new Map(options.handlers.map((h) => [h.type, h]))
+  const types = [...handlers.keys()]
+  const active = new Map<string, AbortController>()
+  const runs = new Set<Promise<void>>()
+  let running = false
+  let dirty = true
+  let wake: (() => void) | null = null
+  let loop: Promise<void> | null = null
+  let unlisten: (() => Promise<void>) | null = null
+  let timers: NodeJS.Timeout[] = []
+
+  const poke = () => {
+    dirty = true
+    wake?.()
+  }
+
+  function sleep(ms: number) {
+    return new Promise<void>((resolve) => {
+      const t = setTimeout(done, ms)
+      function done() {
+        clearTimeout(t)
+        wake = null
+        resolve()
+      }
+      wake = done
+    })
+  }
+
+  async function runOne(claimed: ClaimedJob) {
+    const handler = handlers.get(claimed.type)!
+    const controller = new AbortController()
+    active.set(claimed.id, controller)
+    const started = performance.now()
+    const timeoutMs = handler.timeoutMs ?? 300_000
+    const timeout = setTimeout(() => controller.abort(new JobTimeoutError(timeoutMs)), timeoutMs)
+    const ctx = systemContext(claimed.id, claimed.id, claimed.organization_id)
+    const checkCancel = (cancel: boolean | undefined) => {
+      if (cancel === undefined) {
+        controller.abort(new LeaseLostError())
+        throw new LeaseLostError()
+      }
+      if (cancel) {
+        controller.abort(new JobCancelledError())
+        throw new JobCancelledError()
+      }
+    }
+    const job: RunningJob = {
+      id: claimed.id,
+      type: claimed.type,
+      params: claimed.params,
+      attempt: claimed.attempts,
+      maxAttempts: claimed.max_attempts,
+      ctx,
+      signal: controller.signal,
+      async progress(percent, message) {
+        const p = Math.max(0, Math.min(100, Math.round(percent)))
+        const [row] = await reportProgress(database.db, workerId, claimed.id, p, message ?? null, options.leaseMs)
+        checkCancel(row?.cancel)
+      },
+      async heartbeat() {
+        const [row] = await renewLeases(database.db, workerId, [claimed.id], options.leaseMs)
+        checkCancel(row?.cancel)
+      },
+    }
+    let outcome: string
+    try {
+      const result = await Promise.race([
+        handler.run(job),
+        new Promise<never>((_, reject) => {
+          if (controller.signal.aborted) reject(controller.signal.reason)
+          controller.signal.addEventListener('abort', () => reject(controller.signal.reason), { once: true })
+        }),
+      ])
+      outcome = (await completeJob(database.db, workerId, claimed.id, result)) ? 'completed' : 'lease_lost'
+    } catch (err) {
+      const reason = controller.signal.aborted ? controller.signal.reason : err
+      outcome = await recordFailure(claimed, handler, reason)
+    } finally {
+      clearTimeout(timeout)
+      active.delete(claimed.id)
+    }
+    metrics?.jobsFinished.inc({ type: claimed.type, outcome })
+    metrics?.jobDuration.observe({ type: claimed.type, outcome }, (performance.now() - started) / 1000)
+    poke()
+  }
+
+  async function recordFailure(claimed: ClaimedJob, handler: JobHandler, reason: unknown): Promise<string> {
+    const ctx = systemContext(claimed.id, claimed.id, claimed.organization_id)
+    try {
+      if (reason instanceof ShutdownError) {
+        await releaseJob(database.db, workerId, claimed.id)
+        return 'released'
+      }
+      if (reason instanceof LeaseLostError) return 'lease_lost'
+      if (reason instanceof JobCancelledError) {
+        await database.transaction(async (tx) => {
+          if (await cancelRunningJob(tx, workerId, claimed.id)) {
+            await options.events.appendEvent(tx, ctx, { type: 'job.cancelled', entityType: 'job', entityId: claimed.id, data: { job_type: claimed.type, was: 'running' } })
+          }
+        })
+        return 'cancelled'
+      }
+      const error = reason instanceof Error ? { message: reason.message, name: reason.name } : { message: String(reason) }
+      const status = await database.transaction(async (tx) => {
+        const s = await failJob(tx, workerId, claimed.id, error, retryDelay(claimed.attempts, handler.backoffMs ?? 1000))
+        if (s === 'failed') {
+          await options.events.appendEvent(tx, ctx, { type: 'job.failed', entityType: 'job', entityId: claimed.id, data: { job_type: claimed.type, attempts: claimed.attempts, error } })
+        }
+        return s
+      })
+      log.warn({ job: claimed.id, type: claimed.type, attempt: claimed.attempts, err: reason, status }, 'job attempt failed')
+      return reason instanceof JobTimeoutError ? 'timed_out' : status === 'failed' ? 'failed' : 'retried'
+    } catch (err) {
+      log.error({ err, job: claimed.id }, 'could not record job failure; its lease will expire and it will be retried')
+      return 'error'
+    }
+  }
+
+  async function heartbeatAll() {
+    if (active.size === 0) return
+    try {
+      const held = await renewLeases(database.db, workerId, [...active.keys()], options.leaseMs)
+      const heldIds = new Set(held.map((h) => h.id))
+      for (const h of held) if (h.cancel) active.get(h.id)?.abort(new JobCancelledError())
+      for (const [id, c] of active) if (!heldIds.has(id)) c.abort(new LeaseLostError())
+    } catch (err) {
+      log.error({ err }, 'lease renewal failed')
+    }
+  }
+
+  async function reap() {
+    try {
+      const reaped = await database.transaction(async (tx) => {
+        const found = await reapExpiredJobs(tx)
+        for (const j of found.filter((r) => r.status !== 'pending')) {
+          const ctx = systemContext(j.id, j.id, j.organization_id)
+          await options.events.appendEvent(tx, ctx, { type: `job.${j.status}`, entityType: 'job', entityId: j.id, data: { job_type: j.type, reason: 'lease expired' } })
+        }
+        return found
+      })
+      if (reaped.length > 0) {
+        log.warn({ jobs: reaped.map((r) => r.id) }, 'jobs of a lost worker returned to the queue')
+        poke()
+      }
+    } catch (err) {
+      log.error({ err }, 'reaping expired jobs failed')
+    }
+  }
+
+  async function mainLoop() {
+    while (running) {
+      const free = options.concurrency - active.size
+      if (free > 0) {
+        dirty = false
+        let claimed: ClaimedJob[] = []
+        try {
+          claimed = await claimJobs(database.db, workerId, types, free, options.leaseMs)
+        } catch (err) {
+          if (!running) break
+          log.error({ err }, 'claiming jobs failed')
+          await sleep(options.pollMs)
+          continue
+        }
+        for (const c of claimed) {
+          const p = runOne(c).catch((err) => log.error({ err, job: c.id }, 'job runner crashed'))
+          runs.add(p)
+          void p.finally(() => runs.delete(p))
+        }
+        if (claimed.length === free) continue
+      }
+      if (dirty) continue
+      await sleep(options.pollMs)
+    }
+  }
+
+  return {
+    workerId,
+    async start() {
+      if (running) return
+      running = true
+      unlisten = await database.listen('stratum_jobs', poke)
+      timers = [
+        setInterval(() => void heartbeatAll(), Math.max(50, Math.floor(options.leaseMs / 3))),
+        setInterval(() => void reap(), Math.max(100, Math.floor(options.leaseMs / 2))),
+      ]
+      await reap()
+      loop = mainLoop()
+      log.info({ workerId, types, concurrency: options.concurrency }, 'job worker started')
+    },
+    /** Running jobs right now. */
+    get active() {
+      return active.size
+    },
+    /**
+     * Stops claiming, lets running jobs finish until the deadline, then gives the rest back to
+     * the queue (without spending an attempt).
+     */
+    async stop(deadlineMs: number) {
+      if (!running) return
+      running = false
+      wake?.()
+      await loop
+      const deadline = new Promise<'late'>((r) => setTimeout(() => r('late'), deadlineMs).unref())
+      if ((await Promise.race([Promise.all(runs).then(() => 'ok' as const), deadline])) === 'late') {
+        for (const c of active.values()) c.abort(new ShutdownError())
+        await Promise.all(runs)
+      }
+      for (const t of timers) clearInterval(t)
+      await unlisten?.()
+      log.info({ workerId }, 'job worker stopped')
+    },
+  }
+}
+
+export type Worker = ReturnType<typeof createWorker>

@@ -1,0 +1,82 @@
+// Assembles one process: database, migrations, logger, metrics, event log, files, HTTP app and
+// job worker. `stratum serve`, `stratum worker` and the tests all start here.
+import { readFileSync } from 'node:fs'
+import { hostname } from 'node:os'
+import type { Config } from '../config.ts'
+import { modules, type ModuleDeps } from '../modules/index.ts'
+import type { Database } from './db/database.ts'
+import { migrate } from './db/migrate.ts'
+import { filesDir, openDatabase } from './db/open.ts'
+import { createEventLog, type EventLog } from './events/events.service.ts'
+import { createLocalFileStore, type FileStore } from './files/fileStore.ts'
+import { buildApp, type App, type Authenticate } from './http/app.ts'
+import { systemJobs, schedulePartitionUpkeep } from './jobs/system.jobs.ts'
+import { createWorker, type JobHandler, type Worker } from './jobs/worker.ts'
+import type { Logger } from './observability/logger.ts'
+import { createMetrics, type Metrics } from './observability/metrics.ts'
+
+export const VERSION: string = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version
+
+export interface Runtime {
+  config: Readonly<Config>
+  database: Database
+  log: Logger
+  metrics: Metrics
+  events: EventLog
+  files: FileStore
+}
+
+export async function openRuntime(config: Readonly<Config>, log: Logger, options: { database?: Database; migrate?: boolean } = {}): Promise<Runtime> {
+  const database = options.database ?? (await openDatabase(config))
+  try {
+    if (options.migrate ?? true) {
+      const { applied } = await migrate(database)
+      if (applied.length > 0) log.info({ applied }, 'migrations applied')
+    }
+  } catch (err) {
+    await database.close()
+    throw err
+  }
+  return {
+    config,
+    database,
+    log,
+    metrics: createMetrics(),
+    events: createEventLog({ sourceNode: hostname().slice(0, 50) }),
+    files: createLocalFileStore(filesDir(config)),
+  }
+}
+
+const moduleDeps = (rt: Runtime): ModuleDeps => ({ database: rt.database, events: rt.events, files: rt.files, log: rt.log })
+
+export function allJobHandlers(rt: Runtime): JobHandler<any>[] {
+  return [...systemJobs(rt.database), ...modules.flatMap((m) => m.jobs?.(moduleDeps(rt)) ?? [])]
+}
+
+export async function createApp(rt: Runtime, authenticate?: Authenticate): Promise<App> {
+  const app = await buildApp({ ...rt, version: VERSION, ...(authenticate ? { authenticate } : {}) })
+  for (const m of modules) if (m.routes) await app.register(m.routes(moduleDeps(rt)), { prefix: '/api/v1' })
+  return app
+}
+
+export async function startWorker(rt: Runtime, extraHandlers: JobHandler<any>[] = []): Promise<Worker> {
+  const worker = createWorker({
+    database: rt.database,
+    handlers: [...allJobHandlers(rt), ...extraHandlers],
+    events: rt.events,
+    log: rt.log.child({ component: 'worker' }),
+    metrics: rt.metrics,
+    concurrency: rt.config.workerConcurrency,
+    leaseMs: rt.config.jobLeaseMs,
+    pollMs: rt.config.jobPollMs,
+  })
+  await schedulePartitionUpkeep(rt.database)
+  await worker.start()
+  return worker
+}
+
+export async function seedDemo(rt: Runtime): Promise<{ module: string; created: number }[]> {
+  const out = []
+  for (const m of modules) if (m.seedDemo) out.push({ module: m.name, ...(await m.seedDemo(moduleDeps(rt))) })
+  return out
+}

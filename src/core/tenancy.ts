@@ -1,0 +1,15 @@
+// Tenant isolation lives here: every tenant-owned read and write goes through `orgOf(ctx)` and
+// `inOrg(table, ctx)`, so a row of another organisation is invisible (404), never reachable.
+import { eq, type SQL } from 'drizzle-orm'
+import type { PgColumn } from 'drizzle-orm/pg-core'
+import type { RequestContext } from './context.ts'
+import { UnauthorizedError } from './errors.ts'
+
+export function orgOf(ctx: RequestContext): string {
+  if (!ctx.organizationId || !ctx.actor) throw new UnauthorizedError('sign in to an organisation to use this resource')
+  return ctx.organizationId
+}
+
+export function inOrg(table: { organizationId: PgColumn }, ctx: RequestContext): SQL {
+  return eq(table.organizationId, orgOf(ctx))
+}
