@@ -20,19 +20,37 @@ export interface ConsumerDefinition {
   handle(events: EventView[], tx: Executor): Promise<void>
 }
 
-const MAX_ID = '9223372036854775807'
+// Above any event id (ids stay below 2^53; see postgres.ts), so (horizon - 1, MAX_ID) covers a whole transaction.
+const MAX_ID = Number.MAX_SAFE_INTEGER
+// Events behind an open transaction become deliverable when it ends; look again this soon.
+const WAITING_RETRY_MS = 25
 
-/** Delivers one batch; returns how many events were handed to the handler (-1: held elsewhere). */
-export async function consumeBatch(database: Database, def: ConsumerDefinition): Promise<number> {
+export interface BatchResult {
+  /** Events handed to the handler. */
+  delivered: number
+  /** Newer events exist but wait behind a transaction still open: try again shortly. */
+  waiting: boolean
+  /** Another process holds this consumer right now. */
+  held: boolean
+}
+
+/** Delivers one batch of events to the consumer, in one transaction. */
+export async function consumeBatch(database: Database, def: ConsumerDefinition): Promise<BatchResult> {
   const limit = def.batchSize ?? 100
   const patterns = (def.types ?? ['']).map((t) => `${t.replace(/[\\%_]/g, (c) => `\\${c}`)}%`)
   return database.transaction(async (tx) => {
-    await tx.execute(sql`insert into event_consumers (name) values (${def.name}) on conflict (name) do nothing`)
-    const [cursor] = await rows<{ last_tx_id: number; last_event_id: number }>(
-      tx,
-      sql`select last_tx_id, last_event_id from event_consumers where name = ${def.name} for update skip locked`,
-    )
-    if (!cursor) return -1
+    const lock = () =>
+      rows<{ last_tx_id: number; last_event_id: number }>(
+        tx,
+        sql`select last_tx_id, last_event_id from event_consumers where name = ${def.name} for update skip locked`,
+      )
+    let [cursor] = await lock()
+    if (!cursor) {
+      // First run (or held by another process, which skip locked also hides).
+      await tx.execute(sql`insert into event_consumers (name) values (${def.name}) on conflict (name) do nothing`)
+      ;[cursor] = await lock()
+      if (!cursor) return { delivered: 0, waiting: false, held: true }
+    }
     const found = await rows<Record<string, unknown> & { horizon: number }>(
       tx,
       sql`with h as (select (pg_snapshot_xmin(pg_current_snapshot())::text)::bigint as horizon)
@@ -43,24 +61,28 @@ export async function consumeBatch(database: Database, def: ConsumerDefinition):
           order by e.tx_id, e.id
           limit ${limit}`,
     )
-    let next: { tx: number | string; id: number | string }
+    let next: { tx: number; id: number }
+    let waiting = false
     if (found.length === limit) {
       const last = found[found.length - 1]!
-      next = { tx: last.tx_id as number, id: last.id as number }
+      next = { tx: Number(last.tx_id), id: Number(last.id) }
     } else {
       // Every matching event below the horizon has been read: jump the cursor to the horizon so
       // that events of other types are never scanned again.
-      const [h] = found.length
-        ? [{ horizon: found[0]!.horizon }]
-        : await rows<{ horizon: number }>(tx, sql`select (pg_snapshot_xmin(pg_current_snapshot())::text)::bigint as horizon`)
+      const [h] = await rows<{ horizon: number; beyond: boolean }>(
+        tx,
+        sql`with h as (select (pg_snapshot_xmin(pg_current_snapshot())::text)::bigint as horizon)
+            select h.horizon, exists (select 1 from events e where e.tx_id >= h.horizon) as beyond from h`,
+      )
       next = { tx: Number(h!.horizon) - 1, id: MAX_ID }
+      waiting = h!.beyond
     }
     if (found.length > 0) await def.handle(found.map((r) => toEventView(fromRaw(r))), tx)
     await tx.execute(sql`update event_consumers
       set last_tx_id = ${next.tx}::bigint, last_event_id = ${next.id}::bigint,
           delivered = delivered + ${found.length}, updated_at = now()
       where name = ${def.name}`)
-    return found.length
+    return { delivered: found.length, waiting, held: false }
   })
 }
 
@@ -104,16 +126,20 @@ export async function startConsumer(
   const idleWaiters: (() => void)[] = []
   const loop = (async () => {
     while (!stopped) {
-      let n = 0
+      let batch: BatchResult
       try {
         dirty = false
-        n = await consumeBatch(database, def)
+        batch = await consumeBatch(database, def)
       } catch (err) {
         options.log.error({ err, consumer: def.name }, 'event consumer batch failed; will retry')
         await sleepOrWake(options.retryMs ?? 1000)
         continue
       }
-      if (n > 0 || dirty) continue
+      if (batch.delivered > 0 || dirty) continue
+      if (batch.waiting) {
+        await sleepOrWake(WAITING_RETRY_MS)
+        continue
+      }
       for (const w of idleWaiters.splice(0)) w()
       await sleepOrWake(options.pollMs ?? 1000)
     }

@@ -179,7 +179,7 @@ describe('health, readiness, metrics and OpenAPI', () => {
       expect(op.operationId, `${method} ${path}`).toMatch(/^[a-z][A-Za-z]+$/)
       expect(Object.keys(op.responses ?? {}).length, `${method} ${path}`).toBeGreaterThan(0)
     }
-    const { validate } = await import('@seriousme/openapi-schema-validator').then((m) => ({ validate: (d: unknown) => new m.Validator().validate(d as object) }))
+    const { validate } = await import('@seriousme/openapi-schema-validator').then((m) => ({ validate: (d: unknown) => new m.Validator().validate(d as Parameters<InstanceType<typeof m.Validator>["validate"]>[0]) }))
     const result = await validate(doc)
     expect(result.errors ?? []).toEqual([])
     expect(result.valid).toBe(true)
