@@ -54,12 +54,12 @@ CREATE TABLE "jobs" (
 	"progress_message" text,
 	"cancel_requested_at" timestamp with time zone,
 	"idempotency_key" text,
+	"trace_id" varchar(32),
 	"created_by" text,
 	"created_at" timestamp with time zone DEFAULT now() NOT NULL,
 	"updated_at" timestamp with time zone DEFAULT now() NOT NULL,
 	"started_at" timestamp with time zone,
 	"finished_at" timestamp with time zone,
-	CONSTRAINT "jobs_idempotency_key" UNIQUE NULLS NOT DISTINCT("organization_id","idempotency_key"),
 	CONSTRAINT "jobs_status_check" CHECK (status in ('pending', 'running', 'completed', 'failed', 'cancelled')),
 	CONSTRAINT "jobs_progress_check" CHECK (progress between 0 and 100),
 	CONSTRAINT "jobs_attempts_check" CHECK (max_attempts >= 1 and attempts >= 0)
@@ -70,6 +70,7 @@ CREATE INDEX "events_org_type_idx" ON "events" USING btree ("organization_id","e
 CREATE INDEX "events_entity_idx" ON "events" USING btree ("entity_id","timestamp");--> statement-breakpoint
 CREATE INDEX "files_org_idx" ON "files" USING btree ("organization_id","created_at","id");--> statement-breakpoint
 CREATE INDEX "files_sha_idx" ON "files" USING btree ("sha256");--> statement-breakpoint
+CREATE UNIQUE INDEX "jobs_idempotency_key" ON "jobs" USING btree (coalesce("organization_id", '00000000-0000-0000-0000-000000000000'::uuid),"idempotency_key") WHERE idempotency_key is not null;--> statement-breakpoint
 CREATE INDEX "jobs_claim_idx" ON "jobs" USING btree ("priority" DESC NULLS LAST,"run_after","id") WHERE status = 'pending';--> statement-breakpoint
 CREATE INDEX "jobs_lease_idx" ON "jobs" USING btree ("locked_until") WHERE status = 'running';--> statement-breakpoint
 CREATE INDEX "jobs_org_idx" ON "jobs" USING btree ("organization_id","created_at","id");--> statement-breakpoint

@@ -1,3 +1,5 @@
+import { randomBytes } from 'node:crypto'
+
 // Who is calling, for which organisation, under which trace: built once per request (or per
 // job run) and passed explicitly to every service call.
 export interface Actor {
@@ -16,6 +18,8 @@ export function actorLabel(actor: Actor | null): string | null {
   return actor ? `${actor.type}:${actor.id}` : null
 }
 
-export function systemContext(traceId: string, requestId = traceId, organizationId: string | null = null): RequestContext {
-  return { requestId, traceId, actor: { type: 'system', id: 'stratum' }, organizationId }
+/** The context of work Stratum does itself (jobs, upkeep): a system actor, a trace to join or a new one. */
+export function systemContext(options: { traceId?: string | null; organizationId?: string | null; requestId?: string } = {}): RequestContext {
+  const traceId = options.traceId && /^[0-9a-f]{32}$/.test(options.traceId) ? options.traceId : randomBytes(16).toString('hex')
+  return { requestId: options.requestId ?? traceId, traceId, actor: { type: 'system', id: 'stratum' }, organizationId: options.organizationId ?? null }
 }

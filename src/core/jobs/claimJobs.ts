@@ -11,6 +11,7 @@ export interface ClaimedJob {
   max_attempts: number
   organization_id: string | null
   created_by: string | null
+  trace_id: string | null
 }
 
 /** Locks up to `limit` due jobs of the given types for `workerId`, skipping rows others hold. */
@@ -27,7 +28,7 @@ export function claimJobs(db: Executor, workerId: string, types: string[], limit
           locked_by = ${workerId}, locked_until = now() + ${leaseMs} * interval '1 millisecond',
           started_at = coalesce(j.started_at, now()), updated_at = now()
         from next where j.id = next.id
-        returning j.id, j.type, j.params, j.attempts, j.max_attempts, j.organization_id, j.created_by`,
+        returning j.id, j.type, j.params, j.attempts, j.max_attempts, j.organization_id, j.created_by, j.trace_id`,
   )
 }
 
@@ -110,7 +111,7 @@ export function reportProgress(db: Executor, workerId: string, id: string, perce
  * Jobs whose worker died (lease expired): retried if attempts remain, else failed; a job whose
  * cancellation was requested is cancelled.
  */
-export function reapExpiredJobs(db: Executor): Promise<{ id: string; type: string; status: string; organization_id: string | null }[]> {
+export function reapExpiredJobs(db: Executor): Promise<{ id: string; type: string; status: string; organization_id: string | null; trace_id: string | null }[]> {
   return rows(
     db,
     sql`update jobs set
@@ -121,6 +122,6 @@ export function reapExpiredJobs(db: Executor): Promise<{ id: string; type: strin
           finished_at = case when cancel_requested_at is not null or attempts >= max_attempts then now() end,
           locked_by = null, locked_until = null, run_after = now(), updated_at = now()
         where status = 'running' and locked_until < now()
-        returning id, type, status, organization_id`,
+        returning id, type, status, organization_id, trace_id`,
   )
 }

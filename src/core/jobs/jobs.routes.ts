@@ -29,6 +29,7 @@ export const JobSchema = Type.Object({
   locked_by: Nullable(Type.String()),
   locked_until: Nullable(Timestamp()),
   idempotency_key: Nullable(Type.String()),
+  trace_id: Nullable(Type.String({ description: 'Trace of the request that enqueued the job' })),
   created_by: Nullable(Type.String()),
   created_at: Timestamp(),
   updated_at: Timestamp(),

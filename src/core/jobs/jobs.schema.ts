@@ -1,7 +1,7 @@
 // Seed 003 `Job` (type, status, params, result, priority, scheduled_at) plus what a durable
 // queue needs: attempts, leases, progress, cancellation and an idempotency key.
 import { sql } from 'drizzle-orm'
-import { check, index, integer, jsonb, pgTable, smallint, text, timestamp, uniqueIndex, uuid } from 'drizzle-orm/pg-core'
+import { check, index, integer, jsonb, pgTable, smallint, text, timestamp, uniqueIndex, uuid, varchar } from 'drizzle-orm/pg-core'
 import { newId } from '../behaviours/columns.ts'
 
 export const JOB_STATUSES = ['pending', 'running', 'completed', 'failed', 'cancelled'] as const
@@ -32,6 +32,8 @@ export const jobs = pgTable(
     progressMessage: text('progress_message'),
     cancelRequestedAt: tstz('cancel_requested_at'),
     idempotencyKey: text('idempotency_key'),
+    // The trace of the request that enqueued the job: its events join that trace.
+    traceId: varchar('trace_id', { length: 32 }),
     createdBy: text('created_by'),
     createdAt: tstz('created_at').notNull().defaultNow(),
     updatedAt: tstz('updated_at').notNull().defaultNow(),

@@ -40,6 +40,7 @@ export interface JobView {
   locked_by: string | null
   locked_until: string | null
   idempotency_key: string | null
+  trace_id: string | null
   created_by: string | null
   created_at: string
   updated_at: string
@@ -70,6 +71,7 @@ export function toJobView(j: JobRow): JobView {
     locked_by: j.lockedBy,
     locked_until: iso(j.lockedUntil),
     idempotency_key: j.idempotencyKey,
+    trace_id: j.traceId,
     created_by: j.createdBy,
     created_at: j.createdAt.toISOString(),
     updated_at: j.updatedAt.toISOString(),
@@ -93,6 +95,7 @@ export async function enqueueJobs(tx: Executor, ctx: RequestContext, items: NewJ
     runAfter: j.runAt ?? new Date(),
     maxAttempts: j.maxAttempts ?? 5,
     idempotencyKey: j.idempotencyKey ?? null,
+    traceId: ctx.traceId,
     createdBy: actorLabel(ctx.actor),
   }))
   const inserted = await tx.insert(jobs).values(values).onConflictDoNothing().returning()

@@ -13,7 +13,7 @@ const day = (d: Date) => d.toISOString().slice(0, 10)
 
 export async function schedulePartitionUpkeep(database: Database, at = new Date()): Promise<void> {
   await database.transaction((tx) =>
-    enqueueJob(tx, systemContext('system'), {
+    enqueueJob(tx, systemContext(), {
       type: ENSURE_PARTITIONS,
       runAt: at,
       idempotencyKey: `${ENSURE_PARTITIONS}:${day(at)}`,
@@ -31,7 +31,7 @@ export function systemJobs(database: Database): JobHandler[] {
         const created = await database.transaction(async (tx) => {
           const r = (await tx.execute(sql`select stratum_ensure_event_partitions(${MONTHS_AHEAD}) as n`)) as unknown as { rows: { n: number }[] }
           const tomorrow = new Date(Date.now() + 86_400_000)
-          await enqueueJob(tx, systemContext('system'), {
+          await enqueueJob(tx, systemContext(), {
             type: ENSURE_PARTITIONS,
             runAt: tomorrow,
             idempotencyKey: `${ENSURE_PARTITIONS}:${day(tomorrow)}`,

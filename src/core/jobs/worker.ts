@@ -86,6 +86,9 @@ export interface WorkerOptions {
   workerId?: string
 }
 
+const contextOf = (job: { id: string; organization_id: string | null; trace_id: string | null }) =>
+  systemContext({ traceId: job.trace_id, organizationId: job.organization_id, requestId: job.id })
+
 export function retryDelay(attempt: number, baseMs: number): number {
   const exp = Math.min(baseMs * 2 ** Math.max(attempt - 1, 0), 3_600_000)
   return Math.round(exp / 2 + Math.random() * (exp / 2)) // "equal jitter"
@@ -129,7 +132,7 @@ export function createWorker(options: WorkerOptions) {
     const started = performance.now()
     const timeoutMs = handler.timeoutMs ?? 300_000
     const timeout = setTimeout(() => controller.abort(new JobTimeoutError(timeoutMs)), timeoutMs)
-    const ctx = systemContext(claimed.id, claimed.id, claimed.organization_id)
+    const ctx = contextOf(claimed)
     const checkCancel = (cancel: boolean | undefined) => {
       if (cancel === undefined) {
         controller.abort(new LeaseLostError())
@@ -167,6 +170,8 @@ export function createWorker(options: WorkerOptions) {
           controller.signal.addEventListener('abort', () => reject(controller.signal.reason), { once: true })
         }),
       ])
+      // A handler that returns in answer to the abort (timeout, cancel) did not complete.
+      if (controller.signal.aborted) throw controller.signal.reason
       outcome = (await completeJob(database.db, workerId, claimed.id, result)) ? 'completed' : 'lease_lost'
     } catch (err) {
       const reason = controller.signal.aborted ? controller.signal.reason : err
@@ -181,7 +186,7 @@ export function createWorker(options: WorkerOptions) {
   }
 
   async function recordFailure(claimed: ClaimedJob, handler: JobHandler, reason: unknown): Promise<string> {
-    const ctx = systemContext(claimed.id, claimed.id, claimed.organization_id)
+    const ctx = contextOf(claimed)
     try {
       if (reason instanceof ShutdownError) {
         await releaseJob(database.db, workerId, claimed.id)
@@ -229,7 +234,7 @@ export function createWorker(options: WorkerOptions) {
       const reaped = await database.transaction(async (tx) => {
         const found = await reapExpiredJobs(tx)
         for (const j of found.filter((r) => r.status !== 'pending')) {
-          const ctx = systemContext(j.id, j.id, j.organization_id)
+          const ctx = contextOf(j)
           await options.events.appendEvent(tx, ctx, { type: `job.${j.status}`, entityType: 'job', entityId: j.id, data: { job_type: j.type, reason: 'lease expired' } })
         }
         return found
