@@ -80,6 +80,8 @@ export function toJobView(j: JobRow): JobView {
   }
 }
 
+const ENQUEUE_CHUNK = 2000
+
 /**
  * Enqueues jobs in the caller's transaction: they exist only if it commits. A job whose
  * idempotency key the organisation has used before is not added again; the earlier one is returned.
@@ -98,7 +100,11 @@ export async function enqueueJobs(tx: Executor, ctx: RequestContext, items: NewJ
     traceId: ctx.traceId,
     createdBy: actorLabel(ctx.actor),
   }))
-  const inserted = await tx.insert(jobs).values(values).onConflictDoNothing().returning()
+  // PostgreSQL takes at most 65,535 parameters per statement: insert in chunks.
+  const inserted: JobRow[] = []
+  for (let i = 0; i < values.length; i += ENQUEUE_CHUNK) {
+    inserted.push(...(await tx.insert(jobs).values(values.slice(i, i + ENQUEUE_CHUNK)).onConflictDoNothing().returning()))
+  }
   if (inserted.length === items.length) return inserted
   const byKey = new Map(inserted.map((r) => [r.idempotencyKey, r]))
   const out: JobRow[] = []
