@@ -15,6 +15,7 @@ import type { EventLog } from '../events/events.service.ts'
 import type { FileStore } from '../files/fileStore.ts'
 import type { Logger } from '../observability/logger.ts'
 import type { Metrics } from '../observability/metrics.ts'
+import { UnauthorizedError } from '../errors.ts'
 import { continueTrace, traceparentOf } from './trace.ts'
 import { sendProblem, toProblem } from './problem.ts'
 import { healthRoutes } from './health.routes.ts'
@@ -88,8 +89,13 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     reply.header('x-request-id', String(req.id))
     reply.header('traceparent', traceparentOf(trace))
     if (req.url.startsWith('/api/')) {
+      // Every API route needs a caller unless it says otherwise (config.public), checked here,
+      // before any validation or handler runs.
       const caller = await authenticate(req)
       if (caller) req.ctx = { ...req.ctx, actor: caller.actor, organizationId: caller.organizationId }
+      else if (!(req.routeOptions.config as { public?: boolean } | undefined)?.public) {
+        throw new UnauthorizedError('this request needs Authorization: Bearer <session token or API key>')
+      }
     }
   })
   app.addHook('onResponse', async (req, reply) => {

@@ -1,0 +1,166 @@
+// The `stratum` command as a user runs it: a real process, real exit codes.
+import { spawn, type ChildProcess } from 'node:child_process'
+import { mkdtempSync } from 'node:fs'
+import { createServer } from 'node:net'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { sql } from 'drizzle-orm'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { openPglite } from '../src/core/db/pglite.ts'
+import { onPostgres, testDatabase } from './db.ts'
+
+const BIN = fileURLToPath(new URL('../bin/stratum.js', import.meta.url))
+
+interface Run {
+  code: number | null
+  stdout: string
+  stderr: string
+}
+
+function stratum(args: string[], env: Record<string, string> = {}): { child: ChildProcess; done: Promise<Run> } {
+  const child = spawn(process.execPath, [BIN, ...args], {
+    env: { ...process.env, LOG_LEVEL: 'info', DATABASE_URL: '', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
+  let stdout = ''
+  let stderr = ''
+  child.stdout!.on('data', (d) => (stdout += d))
+  child.stderr!.on('data', (d) => (stderr += d))
+  const done = new Promise<Run>((resolve) => child.on('exit', (code) => resolve({ code, stdout, stderr })))
+  return { child, done }
+}
+
+const run = (args: string[], env: Record<string, string> = {}) => stratum(args, env).done
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const s = createServer().listen(0, '127.0.0.1', () => {
+      const port = (s.address() as { port: number }).port
+      s.close(() => resolve(port))
+    })
+  })
+}
+
+async function waitFor(url: string, ms: number): Promise<Response> {
+  const deadline = Date.now() + ms
+  for (;;) {
+    try {
+      const res = await fetch(url)
+      if (res.ok) return res
+    } catch {
+      // not listening yet
+    }
+    if (Date.now() > deadline) throw new Error(`${url} did not answer within ${ms} ms`)
+    await new Promise((r) => setTimeout(r, 100))
+  }
+}
+
+describe('stratum command line', () => {
+  it('version, help and usage errors', async () => {
+    const v = await run(['version'])
+    expect(v).toMatchObject({ code: 0, stdout: 'stratum 0.1.0\n' })
+    const help = await run(['--help'])
+    expect(help.code).toBe(0)
+    for (const c of ['serve', 'worker', 'migrate', 'seed', 'version', 'STRATUM_DATA_DIR', 'DATABASE_URL']) expect(help.stdout).toContain(c)
+    expect((await run([])).code).toBe(2)
+    const unknown = await run(['frobnicate'])
+    expect(unknown.code).toBe(2)
+    expect(unknown.stderr).toContain('unknown command "frobnicate"')
+    const serveHelp = await run(['serve', '--help'])
+    expect(serveHelp.code).toBe(0)
+    expect(serveHelp.stdout).toContain('Usage: stratum serve')
+    expect((await run(['serve', '--bogus'])).code).toBe(2)
+    expect((await run(['seed'])).code).toBe(2)
+  })
+
+  it('refuses bad configuration with exit code 3', async () => {
+    const r = await run(['serve'], { PORT: 'eighty' })
+    expect(r.code).toBe(3)
+    expect(r.stderr).toContain('PORT must be an integer')
+  })
+
+  it('worker processes need PostgreSQL', async () => {
+    const r = await run(['worker'], { STRATUM_DATA_DIR: mkdtempSync(join(tmpdir(), 'stratum-cli-')) })
+    expect(r.code).toBe(2)
+  })
+})
+
+describe.runIf(!onPostgres())('stratum serve on the embedded database', () => {
+  const dataDir = mkdtempSync(join(tmpdir(), 'stratum-cli-'))
+  let port: number
+  let server: ReturnType<typeof stratum>
+
+  beforeAll(async () => {
+    port = await freePort()
+    server = stratum(['serve'], { STRATUM_DATA_DIR: dataDir, PORT: String(port) })
+  })
+  afterAll(() => {
+    server.child.kill('SIGKILL')
+  })
+
+  it('creates the data folder, migrates and answers /healthz, /readyz and /openapi.json within 10 s', async () => {
+    const started = Date.now()
+    await waitFor(`http://127.0.0.1:${port}/healthz`, 10_000)
+    const ready = await (await waitFor(`http://127.0.0.1:${port}/readyz`, 10_000)).json()
+    expect(ready).toMatchObject({ status: 'ready', database: 'pglite' })
+    const doc = (await (await fetch(`http://127.0.0.1:${port}/openapi.json`)).json()) as { openapi: string }
+    expect(doc.openapi).toBe('3.1.0')
+    expect(Date.now() - started).toBeLessThan(10_000)
+  })
+
+  it('a second process cannot open the same data folder (exit 4)', async () => {
+    const second = await run(['serve'], { STRATUM_DATA_DIR: dataDir, PORT: String(await freePort()) })
+    expect(second.code).toBe(4)
+    expect(second.stdout + second.stderr).toContain('is in use by process')
+  })
+
+  it('stops cleanly on SIGTERM (exit 0), after which migrate and seed work on the folder', async () => {
+    server.child.kill('SIGTERM')
+    const r = await server.done
+    expect(r.code).toBe(0)
+    expect(r.stdout).toContain('stopped')
+    const m = await run(['migrate'], { STRATUM_DATA_DIR: dataDir })
+    expect(m).toMatchObject({ code: 0, stdout: 'database is up to date\n' })
+    const s = await run(['seed', '--demo'], { STRATUM_DATA_DIR: dataDir })
+    expect(s.code).toBe(0)
+  })
+
+  it('refuses to start on a database migrated by newer code (exit 4)', async () => {
+    const db = await openPglite({ dataDir })
+    await db.db.execute(sql`insert into stratum_migrations (tag, hash, created_at) values ('9999_future', 'x', 1)`)
+    await db.close()
+    const r = await run(['serve'], { STRATUM_DATA_DIR: dataDir, PORT: String(await freePort()) })
+    expect(r.code).toBe(4)
+    expect(r.stdout + r.stderr).toContain('migrated by newer code')
+  })
+})
+
+describe.runIf(onPostgres())('stratum serve and worker on PostgreSQL', () => {
+  it('serve answers, worker runs beside it, both stop on SIGTERM', async () => {
+    const database = await testDatabase()
+    try {
+      const port = await freePort()
+      const env = { DATABASE_URL: database.url!, PORT: String(port), STRATUM_DATA_DIR: mkdtempSync(join(tmpdir(), 'stratum-cli-')), STRATUM_WORKERS: 'false' }
+      const server = stratum(['serve'], env)
+      const worker = stratum(['worker'], env)
+      const ready = await (await waitFor(`http://127.0.0.1:${port}/readyz`, 10_000)).json()
+      expect(ready).toMatchObject({ status: 'ready', database: 'postgres' })
+      // the worker schedules partition upkeep and runs it
+      const deadline = Date.now() + 15_000
+      let status = ''
+      while (status !== 'completed' && Date.now() < deadline) {
+        const r = (await database.db.execute(sql`select status from jobs where type = 'system.ensure_event_partitions' order by created_at limit 1`)) as unknown as { rows: { status: string }[] }
+        status = r.rows[0]?.status ?? ''
+        await new Promise((res) => setTimeout(res, 100))
+      }
+      expect(status).toBe('completed')
+      server.child.kill('SIGTERM')
+      worker.child.kill('SIGTERM')
+      expect((await server.done).code).toBe(0)
+      expect((await worker.done).code).toBe(0)
+    } finally {
+      await database.close()
+    }
+  })
+})
