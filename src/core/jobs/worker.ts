@@ -251,25 +251,28 @@ export function createWorker(options: WorkerOptions) {
   async function mainLoop() {
     while (running) {
       const free = options.concurrency - active.size
-      if (free > 0) {
-        dirty = false
-        let claimed: ClaimedJob[] = []
-        try {
-          claimed = await claimJobs(database.db, workerId, types, free, options.leaseMs)
-        } catch (err) {
-          if (!running) break
-          log.error({ err }, 'claiming jobs failed')
-          await sleep(options.pollMs)
-          continue
-        }
-        for (const c of claimed) {
-          const p = runOne(c).catch((err) => log.error({ err, job: c.id }, 'job runner crashed'))
-          runs.add(p)
-          void p.finally(() => runs.delete(p))
-        }
-        if (claimed.length === free) continue
+      if (free <= 0) {
+        // Every slot is busy: a finishing job pokes us awake. (Looping here without awaiting
+        // would starve the event loop, heartbeats included.)
+        await sleep(options.pollMs)
+        continue
       }
-      if (dirty) continue
+      dirty = false
+      let claimed: ClaimedJob[] = []
+      try {
+        claimed = await claimJobs(database.db, workerId, types, free, options.leaseMs)
+      } catch (err) {
+        if (!running) break
+        log.error({ err }, 'claiming jobs failed')
+        await sleep(options.pollMs)
+        continue
+      }
+      for (const c of claimed) {
+        const p = runOne(c).catch((err) => log.error({ err, job: c.id }, 'job runner crashed'))
+        runs.add(p)
+        void p.finally(() => runs.delete(p))
+      }
+      if (claimed.length === free || dirty) continue
       await sleep(options.pollMs)
     }
   }
