@@ -159,6 +159,9 @@ describe('durable consumers', () => {
     expect(await count()).toBe(5)
     const lag = await consumerLag(t.rt.database.db)
     expect(lag.find((l) => l.name === 'test-projection')?.lag).toBe(0)
+    await write(a.ctx, 'projection.hit')
+    const metrics = (await t.app.inject({ method: 'GET', url: '/metrics' })).body
+    expect(metrics).toMatch(/stratum_event_consumer_lag_events\{consumer="test-projection"\} [1-9]\d*\n/)
   })
 
   it('runs in the background, woken by new events', async () => {
