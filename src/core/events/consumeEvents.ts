@@ -8,6 +8,7 @@
 import { sql } from 'drizzle-orm'
 import { rows, type Database, type Executor } from '../db/database.ts'
 import type { Logger } from '../observability/logger.ts'
+import { createWakeup } from '../wakeup.ts'
 import { toEventView, type EventView } from './events.service.ts'
 import type { events } from './events.schema.ts'
 
@@ -117,54 +118,39 @@ export async function startConsumer(
   options: { log: Logger; pollMs?: number; retryMs?: number },
 ): Promise<RunningConsumer> {
   let stopped = false
-  let wake: (() => void) | null = null
-  let dirty = true
-  const unlisten = await database.listen('stratum_events', () => {
-    dirty = true
-    wake?.()
-  })
+  const wakeup = createWakeup()
+  wakeup.poke()
+  const unlisten = await database.listen('stratum_events', wakeup.poke)
   const idleWaiters: (() => void)[] = []
   const loop = (async () => {
     while (!stopped) {
       let batch: BatchResult
       try {
-        dirty = false
+        wakeup.take()
         batch = await consumeBatch(database, def)
       } catch (err) {
         options.log.error({ err, consumer: def.name }, 'event consumer batch failed; will retry')
-        await sleepOrWake(options.retryMs ?? 1000)
+        await wakeup.sleep(options.retryMs ?? 1000)
         continue
       }
-      if (batch.delivered > 0 || dirty) continue
+      if (batch.delivered > 0 || wakeup.dirty) continue
       if (batch.waiting) {
-        await sleepOrWake(WAITING_RETRY_MS)
+        await wakeup.sleep(WAITING_RETRY_MS)
         continue
       }
       for (const w of idleWaiters.splice(0)) w()
-      await sleepOrWake(options.pollMs ?? 1000)
+      await wakeup.sleep(options.pollMs ?? 1000)
     }
   })()
-  function sleepOrWake(ms: number) {
-    return new Promise<void>((resolve) => {
-      const t = setTimeout(done, ms)
-      function done() {
-        clearTimeout(t)
-        wake = null
-        resolve()
-      }
-      wake = done
-    })
-  }
   return {
     drain: () =>
       new Promise<void>((resolve) => {
         idleWaiters.push(resolve)
-        dirty = true
-        wake?.()
+        wakeup.poke()
       }),
     async stop() {
       stopped = true
-      wake?.()
+      wakeup.poke()
       await loop
       for (const w of idleWaiters.splice(0)) w()
       await unlisten()

@@ -1,10 +1,10 @@
 import type { Readable } from 'node:stream'
-import { and, desc, eq, sql, type SQL } from 'drizzle-orm'
+import { and, eq } from 'drizzle-orm'
 import type { Database, Executor } from '../db/database.ts'
 import { actorLabel, type RequestContext } from '../context.ts'
 import { NotFoundError } from '../errors.ts'
 import { inOrg, orgOf } from '../tenancy.ts'
-import { decodeCursor, pageOfRows, timestampKey } from '../http/pagination.ts'
+import { listNewestFirst } from '../http/pagination.ts'
 import type { EventLog } from '../events/events.service.ts'
 import type { FileStore } from './fileStore.ts'
 import { files } from './files.schema.ts'
@@ -51,20 +51,8 @@ export function createFiles(deps: { database: Database; events: EventLog; store:
       const { stream } = await store.get(row.sha256)
       return { row, stream }
     },
-    async list(db: Executor, ctx: RequestContext, f: { limit: number; cursor?: string }) {
-      const where: (SQL | undefined)[] = [inOrg(files, ctx)]
-      if (f.cursor) {
-        const [ts, id] = decodeCursor(f.cursor, ['string', 'string']) as [string, string]
-        where.push(sql`(${files.createdAt}, ${files.id}) < (${ts}::timestamptz, ${id}::uuid)`)
-      }
-      const found = await db
-        .select({ row: files, key: timestampKey(files.createdAt) })
-        .from(files)
-        .where(and(...where))
-        .orderBy(desc(files.createdAt), desc(files.id))
-        .limit(f.limit + 1)
-      const page = pageOfRows(found, f.limit, (r) => [r.key, r.row.id])
-      return { data: page.data.map((r) => r.row), next_cursor: page.next_cursor }
+    list(db: Executor, ctx: RequestContext, page: { limit: number; cursor?: string }) {
+      return listNewestFirst(db, files, [inOrg(files, ctx)], page)
     },
   }
 }

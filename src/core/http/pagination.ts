@@ -1,6 +1,8 @@
 // The one pagination helper: keyset cursors (sort key + id), opaque to clients, stable under
 // concurrent inserts. Fetch `limit + 1` rows, then call `pageOf`.
-import { sql, type AnyColumn } from 'drizzle-orm'
+import { and, desc, sql, type AnyColumn, type SQL } from 'drizzle-orm'
+import type { PgTable } from 'drizzle-orm/pg-core'
+import type { Executor } from '../db/database.ts'
 import { Type } from 'typebox'
 import { BadRequestError } from '../errors.ts'
 
@@ -47,3 +49,33 @@ export function pageOfRows<T>(rows: T[], limit: number, keyOf: (row: T) => KeyPa
  */
 export const timestampKey = (column: AnyColumn) =>
   sql<string>`to_char(${column} at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`
+
+interface NewestFirst {
+  id: AnyColumn
+  createdAt: AnyColumn
+}
+
+/**
+ * One page of a table listed newest first by (created_at, id), the order most lists use.
+ * `where` holds the caller's filters (tenant scope first).
+ */
+export async function listNewestFirst<T extends PgTable & NewestFirst>(
+  db: Executor,
+  table: T,
+  where: (SQL | undefined)[],
+  page: { limit: number; cursor?: string | undefined },
+): Promise<{ data: T['$inferSelect'][]; next_cursor: string | null }> {
+  const conditions = [...where]
+  if (page.cursor) {
+    const [ts, id] = decodeCursor(page.cursor, ['string', 'string']) as [string, string]
+    conditions.push(sql`(${table.createdAt}, ${table.id}) < (${ts}::timestamptz, ${id}::uuid)`)
+  }
+  const found = (await db
+    .select({ row: table as PgTable, key: timestampKey(table.createdAt) } as never)
+    .from(table as PgTable)
+    .where(and(...conditions))
+    .orderBy(desc(table.createdAt), desc(table.id))
+    .limit(page.limit + 1)) as unknown as { row: T['$inferSelect']; key: string }[]
+  const result = pageOfRows(found, page.limit, (r) => [r.key, (r.row as { id: string }).id])
+  return { data: result.data.map((r) => r.row), next_cursor: result.next_cursor }
+}

@@ -1,10 +1,10 @@
 // The one job API: enqueue (inside the caller's transaction), read, list and cancel.
-import { and, desc, eq, sql, type SQL } from 'drizzle-orm'
+import { and, eq, sql, type SQL } from 'drizzle-orm'
 import type { Executor } from '../db/database.ts'
 import { actorLabel, type RequestContext } from '../context.ts'
 import { IllegalTransitionError, NotFoundError } from '../errors.ts'
 import { inOrg, orgOf } from '../tenancy.ts'
-import { decodeCursor, pageOfRows, timestampKey } from '../http/pagination.ts'
+import { listNewestFirst } from '../http/pagination.ts'
 import type { EventLog } from '../events/events.service.ts'
 import { jobs, type JobStatus } from './jobs.schema.ts'
 
@@ -147,18 +147,7 @@ export async function listJobs(db: Executor, ctx: RequestContext, f: JobFilter) 
   const where: (SQL | undefined)[] = [inOrg(jobs, ctx)]
   if (f.status) where.push(eq(jobs.status, f.status))
   if (f.type) where.push(eq(jobs.type, f.type))
-  if (f.cursor) {
-    const [ts, id] = decodeCursor(f.cursor, ['string', 'string']) as [string, string]
-    where.push(sql`(${jobs.createdAt}, ${jobs.id}) < (${ts}::timestamptz, ${id}::uuid)`)
-  }
-  const found = await db
-    .select({ row: jobs, key: timestampKey(jobs.createdAt) })
-    .from(jobs)
-    .where(and(...where))
-    .orderBy(desc(jobs.createdAt), desc(jobs.id))
-    .limit(f.limit + 1)
-  const page = pageOfRows(found, f.limit, (r) => [r.key, r.row.id])
-  return { data: page.data.map((r) => r.row), next_cursor: page.next_cursor }
+  return listNewestFirst(db, jobs, where, f)
 }
 
 /**

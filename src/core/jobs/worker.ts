@@ -4,6 +4,7 @@
 import { hostname } from 'node:os'
 import { randomBytes } from 'node:crypto'
 import type { Database } from '../db/database.ts'
+import { createWakeup } from '../wakeup.ts'
 import { systemContext, type RequestContext } from '../context.ts'
 import type { EventLog } from '../events/events.service.ts'
 import type { Logger } from '../observability/logger.ts'
@@ -102,28 +103,14 @@ export function createWorker(options: WorkerOptions) {
   const active = new Map<string, AbortController>()
   const runs = new Set<Promise<void>>()
   let running = false
-  let dirty = true
-  let wake: (() => void) | null = null
+  const wakeup = createWakeup()
+  wakeup.poke()
   let loop: Promise<void> | null = null
   let unlisten: (() => Promise<void>) | null = null
   let timers: NodeJS.Timeout[] = []
 
-  const poke = () => {
-    dirty = true
-    wake?.()
-  }
-
-  function sleep(ms: number) {
-    return new Promise<void>((resolve) => {
-      const t = setTimeout(done, ms)
-      function done() {
-        clearTimeout(t)
-        wake = null
-        resolve()
-      }
-      wake = done
-    })
-  }
+  const poke = wakeup.poke
+  const sleep = wakeup.sleep
 
   async function runOne(claimed: ClaimedJob) {
     const handler = handlers.get(claimed.type)!
@@ -257,7 +244,7 @@ export function createWorker(options: WorkerOptions) {
         await sleep(options.pollMs)
         continue
       }
-      dirty = false
+      wakeup.take()
       let claimed: ClaimedJob[] = []
       try {
         claimed = await claimJobs(database.db, workerId, types, free, options.leaseMs)
@@ -272,7 +259,7 @@ export function createWorker(options: WorkerOptions) {
         runs.add(p)
         void p.finally(() => runs.delete(p))
       }
-      if (claimed.length === free || dirty) continue
+      if (claimed.length === free || wakeup.dirty) continue
       await sleep(options.pollMs)
     }
   }
@@ -302,7 +289,7 @@ export function createWorker(options: WorkerOptions) {
     async stop(deadlineMs: number) {
       if (!running) return
       running = false
-      wake?.()
+      poke()
       await loop
       const deadline = new Promise<'late'>((r) => setTimeout(() => r('late'), deadlineMs).unref())
       if ((await Promise.race([Promise.all(runs).then(() => 'ok' as const), deadline])) === 'late') {
