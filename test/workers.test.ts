@@ -64,12 +64,15 @@ describe.runIf(onPostgres())('worker processes on PostgreSQL', () => {
     await database.transaction((tx) => enqueueJobs(tx, ctx, Array.from({ length: 10_000 }, (_, i) => ({ type: 'test.count', params: { i } }))))
     await Promise.all([startWorkerProcess('w1'), startWorkerProcess('w2')])
     await until(async () => (await count(sql`select count(*)::int as n from jobs where type = 'test.count' and status = 'completed'`)) === 10_000, 180_000)
+    const twice = await rows(database.db, sql`select r.job_id, r.worker, r.attempt, r.at, j.attempts, j.error from test_job_runs r join jobs j on j.id = r.job_id
+      where r.job_id in (select job_id from test_job_runs group by job_id having count(*) > 1) order by r.job_id, r.at`)
+    expect(twice).toEqual([])
     expect(await count(sql`select count(*)::int as n from test_job_runs where attempt is not null`)).toBe(10_000)
     expect(await count(sql`select count(distinct job_id)::int as n from test_job_runs`)).toBe(10_000)
     expect(await count(sql`select count(*)::int as n from jobs where type = 'test.count' and attempts <> 1`)).toBe(0)
     const perWorker = await rows<{ worker: string; n: number }>(database.db, sql`select worker, count(*)::int as n from test_job_runs group by worker order by worker`)
     expect(perWorker.map((w) => w.worker)).toEqual(['w1', 'w2'])
-  })
+  }, 240_000)
 
   it('a worker killed with SIGKILL mid-job: another retries it after the lease, and it completes once', async () => {
     await database.db.execute(sql`truncate test_job_runs`)

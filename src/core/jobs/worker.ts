@@ -160,6 +160,7 @@ export function createWorker(options: WorkerOptions) {
       // A handler that returns in answer to the abort (timeout, cancel) did not complete.
       if (controller.signal.aborted) throw controller.signal.reason
       outcome = (await completeJob(database.db, workerId, claimed.id, result)) ? 'completed' : 'lease_lost'
+      if (outcome === 'lease_lost') log.warn({ job: claimed.id, type: claimed.type }, 'finished a job whose lease was lost; its result is not recorded')
     } catch (err) {
       const reason = controller.signal.aborted ? controller.signal.reason : err
       outcome = await recordFailure(claimed, handler, reason)
@@ -179,7 +180,10 @@ export function createWorker(options: WorkerOptions) {
         await releaseJob(database.db, workerId, claimed.id)
         return 'released'
       }
-      if (reason instanceof LeaseLostError) return 'lease_lost'
+      if (reason instanceof LeaseLostError) {
+        log.warn({ job: claimed.id, type: claimed.type }, 'lost the lease of a running job; another worker may retry it')
+        return 'lease_lost'
+      }
       if (reason instanceof JobCancelledError) {
         await database.transaction(async (tx) => {
           if (await cancelRunningJob(tx, workerId, claimed.id)) {
@@ -207,10 +211,13 @@ export function createWorker(options: WorkerOptions) {
   async function heartbeatAll() {
     if (active.size === 0) return
     try {
-      const held = await renewLeases(database.db, workerId, [...active.keys()], options.leaseMs)
+      // Only the jobs asked about can be judged lost: jobs claimed while the renewal was in
+      // flight are in `active` too, and are not in its answer.
+      const asked = [...active.keys()]
+      const held = await renewLeases(database.db, workerId, asked, options.leaseMs)
       const heldIds = new Set(held.map((h) => h.id))
       for (const h of held) if (h.cancel) active.get(h.id)?.abort(new JobCancelledError())
-      for (const [id, c] of active) if (!heldIds.has(id)) c.abort(new LeaseLostError())
+      for (const id of asked) if (!heldIds.has(id)) active.get(id)?.abort(new LeaseLostError())
     } catch (err) {
       log.error({ err }, 'lease renewal failed')
     }
