@@ -1,13 +1,11 @@
 import { randomBytes } from 'node:crypto'
 import { readFileSync } from 'node:fs'
-import { join } from 'node:path'
 import pg from 'pg'
+import { inject } from 'vitest'
 import type { Database } from '../src/core/db/database.ts'
 import { openPglite } from '../src/core/db/pglite.ts'
 import { openPostgres } from '../src/core/db/postgres.ts'
 
-export const TEMPLATE_DB = 'stratum_template'
-export const TEMPLATE_DUMP = join(import.meta.dirname ?? new URL('.', import.meta.url).pathname, '../.tmp/template.tar')
 
 export const adminUrl = (url: string) => withDatabase(url, 'postgres')
 export function withDatabase(url: string, name: string): string {
@@ -21,11 +19,12 @@ export const onPostgres = () => Boolean(process.env.DATABASE_URL)
 /** A freshly migrated database of its own; close() also drops it (PostgreSQL). */
 export async function testDatabase(): Promise<Database & { url?: string }> {
   const url = process.env.DATABASE_URL
-  if (!url) return openPglite({ loadDataDir: new Blob([readFileSync(TEMPLATE_DUMP)]) })
+  const template = inject('template')
+  if (!url) return openPglite({ loadDataDir: new Blob([readFileSync(template)]) })
   const name = `stratum_t${randomBytes(6).toString('hex')}`
   const admin = new pg.Client({ connectionString: adminUrl(url) })
   await admin.connect()
-  await admin.query(`create database ${name} template ${TEMPLATE_DB}`)
+  await admin.query(`create database ${name} template ${template}`)
   await admin.end()
   const dbUrl = withDatabase(url, name)
   const db = await openPostgres({ url: dbUrl, poolMax: 12, statementTimeoutMs: 30_000 })
