@@ -104,6 +104,17 @@ export async function buildApp(deps: AppDeps): Promise<App> {
       reply.elapsedTime / 1000,
     )
   })
+  // On shutdown, requests already in flight finish and their keep-alive connections close
+  // after the answer; otherwise an idle client would hold the server open until keep-alive
+  // timed out.
+  let closing = false
+  app.addHook('preClose', async () => {
+    closing = true
+  })
+  app.addHook('onSend', async (_req, reply, payload) => {
+    if (closing) reply.header('connection', 'close')
+    return payload
+  })
   app.setErrorHandler((err, req, reply) => sendProblem(reply, toProblem(err as Error, req)))
   app.setNotFoundHandler((req, reply) =>
     sendProblem(reply, { type: '/problems/not-found', title: 'Not found', status: 404, detail: `no route ${req.method} ${req.url.split('?')[0]}` }),

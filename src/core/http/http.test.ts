@@ -190,3 +190,21 @@ describe('health, readiness, metrics and OpenAPI', () => {
     expect(res.body).toContain('swagger')
   })
 })
+
+describe('graceful shutdown', () => {
+  it('finishes in-flight requests, then stops accepting', async () => {
+    const { createApp } = await import('../runtime.ts')
+    const app = await createApp(t.rt)
+    app.get('/slow', async () => {
+      await new Promise((r) => setTimeout(r, 300))
+      return { done: true }
+    })
+    const address = await app.listen({ host: '127.0.0.1', port: 0 })
+    const inFlight = fetch(`${address}/slow`).then(async (r) => ({ status: r.status, body: await r.json() }))
+    await new Promise((r) => setTimeout(r, 50))
+    const closing = app.close()
+    expect(await inFlight).toEqual({ status: 200, body: { done: true } })
+    await closing
+    await expect(fetch(`${address}/healthz`)).rejects.toThrow()
+  })
+})
