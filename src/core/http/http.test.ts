@@ -177,6 +177,8 @@ describe('health, readiness, metrics and OpenAPI', () => {
     )
     for (const { path, method, op } of ops) {
       expect(op.operationId, `${method} ${path}`).toMatch(/^[a-z][A-Za-z]+$/)
+      const body = op.requestBody?.content?.['application/json']?.schema
+      if (body?.type === 'object') expect(body.additionalProperties, `${method} ${path} must reject unknown fields`).toBe(false)
       expect(Object.keys(op.responses ?? {}).length, `${method} ${path}`).toBeGreaterThan(0)
     }
     const { validate } = await import('@seriousme/openapi-schema-validator').then((m) => ({ validate: (d: unknown) => new m.Validator().validate(d as Parameters<InstanceType<typeof m.Validator>["validate"]>[0]) }))
