@@ -1,6 +1,7 @@
 // The one job API: enqueue (inside the caller's transaction), read, list and cancel.
 import { and, eq, sql, type SQL } from 'drizzle-orm'
-import type { Executor } from '../db/database.ts'
+import { rows, type Executor } from '../db/database.ts'
+import { newId } from '../behaviours/columns.ts'
 import { actorLabel, type RequestContext } from '../context.ts'
 import { IllegalTransitionError, NotFoundError } from '../errors.ts'
 import { inOrg, orgOf } from '../tenancy.ts'
@@ -80,44 +81,88 @@ export function toJobView(j: JobRow): JobView {
   }
 }
 
-const ENQUEUE_CHUNK = 2000
+/** A `jobs` row as PostgreSQL returns it (raw SQL), mapped to the drizzle row shape. */
+function jobRowFromRaw(r: Record<string, unknown>): JobRow {
+  const date = (v: unknown) => (v === null || v === undefined ? null : v instanceof Date ? v : new Date(v as string))
+  return {
+    id: r.id as string,
+    organizationId: (r.organization_id as string | null) ?? null,
+    type: r.type as string,
+    status: r.status as JobStatus,
+    statusChangedAt: date(r.status_changed_at)!,
+    params: r.params as Record<string, unknown>,
+    result: r.result ?? null,
+    error: (r.error as JobRow['error']) ?? null,
+    priority: Number(r.priority),
+    scheduledAt: date(r.scheduled_at)!,
+    runAfter: date(r.run_after)!,
+    attempts: Number(r.attempts),
+    maxAttempts: Number(r.max_attempts),
+    lockedBy: (r.locked_by as string | null) ?? null,
+    lockedUntil: date(r.locked_until),
+    progress: Number(r.progress),
+    progressMessage: (r.progress_message as string | null) ?? null,
+    cancelRequestedAt: date(r.cancel_requested_at),
+    idempotencyKey: (r.idempotency_key as string | null) ?? null,
+    traceId: (r.trace_id as string | null) ?? null,
+    createdBy: (r.created_by as string | null) ?? null,
+    createdAt: date(r.created_at)!,
+    updatedAt: date(r.updated_at)!,
+    startedAt: date(r.started_at),
+    finishedAt: date(r.finished_at),
+  }
+}
 
 /**
  * Enqueues jobs in the caller's transaction: they exist only if it commits. A job whose
  * idempotency key the organisation has used before is not added again; the earlier one is returned.
+ *
+ * One statement whatever the count: the jobs travel as one JSON parameter and are unpacked by
+ * jsonb_to_recordset. (A drizzle multi-row insert binds 11 parameters per job, runs into the
+ * 65,535-parameter limit at 5,957 jobs, and spent half of a 20,000-job enqueue building them:
+ * 2.2 s, against graphile-worker's 0.25 s.)
  */
 export async function enqueueJobs(tx: Executor, ctx: RequestContext, items: NewJob[]): Promise<JobRow[]> {
   if (items.length === 0) return []
+  const createdBy = actorLabel(ctx.actor)
   const values = items.map((j) => ({
-    organizationId: ctx.organizationId,
+    id: newId(),
+    organization_id: ctx.organizationId,
     type: j.type,
     params: j.params ?? {},
     priority: j.priority ?? 0,
-    scheduledAt: j.runAt ?? new Date(),
-    runAfter: j.runAt ?? new Date(),
-    maxAttempts: j.maxAttempts ?? 5,
-    idempotencyKey: j.idempotencyKey ?? null,
-    traceId: ctx.traceId,
-    createdBy: actorLabel(ctx.actor),
+    run_at: j.runAt ? j.runAt.toISOString() : null,
+    max_attempts: j.maxAttempts ?? 5,
+    idempotency_key: j.idempotencyKey ?? null,
+    trace_id: ctx.traceId,
+    created_by: createdBy,
   }))
-  // PostgreSQL takes at most 65,535 parameters per statement: insert in chunks.
-  const inserted: JobRow[] = []
-  for (let i = 0; i < values.length; i += ENQUEUE_CHUNK) {
-    inserted.push(...(await tx.insert(jobs).values(values.slice(i, i + ENQUEUE_CHUNK)).onConflictDoNothing().returning()))
-  }
+  const inserted = (
+    await rows<Record<string, unknown>>(
+      tx,
+      sql`insert into jobs (id, organization_id, type, params, priority, scheduled_at, run_after, max_attempts, idempotency_key, trace_id, created_by)
+          select r.id, r.organization_id, r.type, r.params, r.priority, coalesce(r.run_at, now()), coalesce(r.run_at, now()),
+                 r.max_attempts, r.idempotency_key, r.trace_id, r.created_by
+          from jsonb_to_recordset(${JSON.stringify(values)}::jsonb) as r(id uuid, organization_id uuid, type text, params jsonb,
+               priority integer, run_at timestamptz, max_attempts integer, idempotency_key text, trace_id text, created_by text)
+          on conflict do nothing
+          returning *`,
+    )
+  ).map(jobRowFromRaw)
   if (inserted.length === items.length) return inserted
-  const byKey = new Map(inserted.map((r) => [r.idempotencyKey, r]))
+  // Some keys were taken: answer with the jobs that hold them, in the order asked.
+  const byId = new Map(inserted.map((r) => [r.id, r]))
   const out: JobRow[] = []
   for (const v of values) {
     const row =
-      byKey.get(v.idempotencyKey) ??
+      byId.get(v.id) ??
       (await tx
         .select()
         .from(jobs)
         .where(
           and(
-            sql`coalesce(${jobs.organizationId}, '00000000-0000-0000-0000-000000000000'::uuid) = coalesce(${v.organizationId}::uuid, '00000000-0000-0000-0000-000000000000'::uuid)`,
-            eq(jobs.idempotencyKey, v.idempotencyKey!),
+            sql`coalesce(${jobs.organizationId}, '00000000-0000-0000-0000-000000000000'::uuid) = coalesce(${v.organization_id}::uuid, '00000000-0000-0000-0000-000000000000'::uuid)`,
+            eq(jobs.idempotencyKey, v.idempotency_key!),
           ),
         ))[0]
     if (row) out.push(row)

@@ -3,7 +3,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { testApp, tenant } from '../../../test/app.ts'
 import { rows } from '../db/database.ts'
 import { claimJobs } from './claimJobs.ts'
-import { enqueueJob, getJob, type NewJob } from './jobs.service.ts'
+import { enqueueJob, enqueueJobs, getJob, type NewJob } from './jobs.service.ts'
 import { createWorker, retryDelay, type JobHandler, type Worker } from './worker.ts'
 import { ENSURE_PARTITIONS, schedulePartitionUpkeep } from './system.jobs.ts'
 
@@ -200,6 +200,16 @@ describe('enqueueing', () => {
     const other = await enqueue({ type: 'test.idem', idempotencyKey: 'import-42' }, b.ctx)
     expect(two.id).toBe(one.id)
     expect(other.id).not.toBe(one.id)
+  })
+  it('answers a mixed batch in order: taken keys give the earlier job, the rest are new', async () => {
+    const first = await enqueue({ type: 'test.idem', idempotencyKey: 'batch-7' })
+    const out = await t.rt.database.transaction((tx) =>
+      enqueueJobs(tx, a.ctx, [{ type: 'test.plain' }, { type: 'test.idem', idempotencyKey: 'batch-7' }, { type: 'test.plain', params: { n: 2 } }]),
+    )
+    expect(out.map((j) => j.type)).toEqual(['test.plain', 'test.idem', 'test.plain'])
+    expect(out[1]!.id).toBe(first.id)
+    expect(new Set(out.map((j) => j.id)).size).toBe(3)
+    expect(out[2]!.params).toEqual({ n: 2 })
   })
   it('a job enqueued in a rolled-back transaction does not exist', async () => {
     let id = ''
