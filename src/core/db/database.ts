@@ -17,6 +17,12 @@ export interface Database {
    * PGlite) and throws `OuterHandleInTransactionError` on both engines.
    */
   transaction<T>(fn: (tx: Executor) => Promise<T>): Promise<T>
+  /**
+   * A hot statement outside any transaction, prepared once per connection under `name`
+   * (PostgreSQL), so it is parsed and planned once rather than on every call. Plain SQL text
+   * with $1.. parameters; use it only where a benchmark shows the planning cost.
+   */
+  prepared<T>(name: string, text: string, params: unknown[]): Promise<T[]>
   /** LISTEN on a channel; returns a function that stops listening. */
   listen(channel: string, onNotify: (payload: string) => void): Promise<() => Promise<void>>
   close(): Promise<void>

@@ -51,6 +51,10 @@ export async function openPglite(options: PgliteOptions): Promise<Database & { c
       if (inTransaction.getStore()) return Promise.reject(new OuterHandleInTransactionError())
       return db.transaction((tx) => inTransaction.run(true, () => fn(tx as unknown as Executor)))
     },
+    async prepared<T>(_name: string, text: string, params: unknown[]) {
+      // One in-process session: nothing to share a prepared statement with.
+      return (await client.query<T>(text, params)).rows
+    },
     async listen(channel, onNotify) {
       return client.listen(channel, onNotify)
     },

@@ -48,6 +48,10 @@ export async function openPostgres(options: PostgresOptions): Promise<Database &
       if (inTransaction.getStore()) return Promise.reject(new OuterHandleInTransactionError())
       return db.transaction((tx) => inTransaction.run(true, () => fn(tx as unknown as Executor)))
     },
+    async prepared<T>(name: string, text: string, params: unknown[]) {
+      if (inTransaction.getStore()) throw new OuterHandleInTransactionError()
+      return (await pool.query({ name, text, values: params })).rows as T[]
+    },
     async listen(channel, onNotify) {
       // LISTEN needs a connection of its own for as long as it listens.
       const client = new pg.Client({ connectionString: options.url, application_name: 'stratum-listen' })

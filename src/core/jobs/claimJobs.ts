@@ -1,7 +1,9 @@
-// The queue's hot SQL, one statement per verb. A claim and a completion are one round trip
-// each, which is what graphile-worker does per job too (see docs/benchmarks.md).
+// The queue's hot SQL, one statement per verb. A claim takes as many jobs as the worker has
+// free slots; a completion is one statement per job. The statements a worker runs on every job
+// (claim, complete, renew, progress) are prepared once per connection: re-parsing and planning
+// them each time cost PostgreSQL about a third of its CPU per job (docs/benchmarks.md).
 import { sql } from 'drizzle-orm'
-import { rows, type Executor } from '../db/database.ts'
+import { rows, type Database, type Executor } from '../db/database.ts'
 
 export interface ClaimedJob {
   id: string
@@ -15,34 +17,36 @@ export interface ClaimedJob {
 }
 
 /** Locks up to `limit` due jobs of the given types for `workerId`, skipping rows others hold. */
-export function claimJobs(db: Executor, workerId: string, types: string[], limit: number, leaseMs: number): Promise<ClaimedJob[]> {
-  return rows<ClaimedJob>(
-    db,
-    sql`with next as (
-          select id from jobs
-          where status = 'pending' and run_after <= now() and type = any(${sql.param(types)}::text[])
-          -- NULLS LAST as in jobs_claim_idx: with the default NULLS FIRST the planner cannot use
-          -- the index order and sorts every pending job on each claim (measured: 8.5-12 ms per
-          -- claim with 20,000 pending, against 0.07 ms).
-          order by priority desc nulls last, run_after, id
-          limit ${limit}
-          for update skip locked)
-        update jobs j set status = 'running', status_changed_at = now(), attempts = j.attempts + 1,
-          locked_by = ${workerId}, locked_until = now() + ${leaseMs} * interval '1 millisecond',
-          started_at = coalesce(j.started_at, now()), updated_at = now()
-        from next where j.id = next.id
-        returning j.id, j.type, j.params, j.attempts, j.max_attempts, j.organization_id, j.created_by, j.trace_id`,
+export function claimJobs(database: Database, workerId: string, types: string[], limit: number, leaseMs: number): Promise<ClaimedJob[]> {
+  return database.prepared<ClaimedJob>(
+    'stratum_claim_jobs',
+    `with next as (
+       select id from jobs
+       where status = 'pending' and run_after <= now() and type = any($1::text[])
+       -- NULLS LAST as in jobs_claim_idx: with the default NULLS FIRST the planner cannot use
+       -- the index order and sorts every pending job on each claim (measured: 8.5-12 ms per
+       -- claim with 20,000 pending, against 0.07 ms).
+       order by priority desc nulls last, run_after, id
+       limit $2
+       for update skip locked)
+     update jobs j set status = 'running', status_changed_at = now(), attempts = j.attempts + 1,
+       locked_by = $3, locked_until = now() + $4 * interval '1 millisecond',
+       started_at = coalesce(j.started_at, now()), updated_at = now()
+     from next where j.id = next.id
+     returning j.id, j.type, j.params, j.attempts, j.max_attempts, j.organization_id, j.created_by, j.trace_id`,
+    [types, limit, workerId, leaseMs],
   )
 }
 
 /** Marks a job completed, if this worker still holds it. Returns false when the lease was lost. */
-export async function completeJob(db: Executor, workerId: string, id: string, result: unknown): Promise<boolean> {
-  const done = await rows<{ id: string }>(
-    db,
-    sql`update jobs set status = 'completed', status_changed_at = now(), result = ${JSON.stringify(result ?? null)}::jsonb,
-          progress = 100, locked_by = null, locked_until = null, finished_at = now(), updated_at = now()
-        where id = ${id} and locked_by = ${workerId} and status = 'running'
-        returning id`,
+export async function completeJob(database: Database, workerId: string, id: string, result: unknown): Promise<boolean> {
+  const done = await database.prepared<{ id: string }>(
+    'stratum_complete_job',
+    `update jobs set status = 'completed', status_changed_at = now(), result = $3::jsonb,
+       progress = 100, locked_by = null, locked_until = null, finished_at = now(), updated_at = now()
+     where id = $1 and locked_by = $2 and status = 'running'
+     returning id`,
+    [id, workerId, JSON.stringify(result ?? null)],
   )
   return done.length === 1
 }
@@ -91,22 +95,24 @@ export async function releaseJob(db: Executor, workerId: string, id: string): Pr
 }
 
 /** Renews the lease of running jobs; returns those still held, with their cancel flag. */
-export function renewLeases(db: Executor, workerId: string, ids: string[], leaseMs: number): Promise<{ id: string; cancel: boolean }[]> {
-  return rows<{ id: string; cancel: boolean }>(
-    db,
-    sql`update jobs set locked_until = now() + ${leaseMs} * interval '1 millisecond'
-        where id = any(${sql.param(ids)}::uuid[]) and locked_by = ${workerId} and status = 'running'
-        returning id, cancel_requested_at is not null as cancel`,
+export function renewLeases(database: Database, workerId: string, ids: string[], leaseMs: number): Promise<{ id: string; cancel: boolean }[]> {
+  return database.prepared(
+    'stratum_renew_leases',
+    `update jobs set locked_until = now() + $3 * interval '1 millisecond'
+     where id = any($1::uuid[]) and locked_by = $2 and status = 'running'
+     returning id, cancel_requested_at is not null as cancel`,
+    [ids, workerId, leaseMs],
   )
 }
 
-export function reportProgress(db: Executor, workerId: string, id: string, percent: number, message: string | null, leaseMs: number) {
-  return rows<{ cancel: boolean }>(
-    db,
-    sql`update jobs set progress = ${percent}, progress_message = ${message},
-          locked_until = now() + ${leaseMs} * interval '1 millisecond', updated_at = now()
-        where id = ${id} and locked_by = ${workerId} and status = 'running'
-        returning cancel_requested_at is not null as cancel`,
+export function reportProgress(database: Database, workerId: string, id: string, percent: number, message: string | null, leaseMs: number) {
+  return database.prepared<{ cancel: boolean }>(
+    'stratum_report_progress',
+    `update jobs set progress = $3, progress_message = $4,
+       locked_until = now() + $5 * interval '1 millisecond', updated_at = now()
+     where id = $1 and locked_by = $2 and status = 'running'
+     returning cancel_requested_at is not null as cancel`,
+    [id, workerId, percent, message, leaseMs],
   )
 }
 

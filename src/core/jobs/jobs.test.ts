@@ -167,7 +167,7 @@ describe('leases', () => {
   it('retries a job whose worker stopped heartbeating once its lease expires', async () => {
     const job = await enqueue({ type: 'test.orphan' })
     // A worker that claims the job and then dies: nothing renews its 200 ms lease.
-    const [claimed] = await claimJobs(t.rt.database.db, 'dead-worker', ['test.orphan'], 1, 200)
+    const [claimed] = await claimJobs(t.rt.database, 'dead-worker', ['test.orphan'], 1, 200)
     expect(claimed!.id).toBe(job.id)
     const ran: number[] = []
     await run([{ type: 'test.orphan', run: async (j) => void ran.push(j.attempt) }], { leaseMs: 400 })

@@ -140,11 +140,11 @@ export function createWorker(options: WorkerOptions) {
       signal: controller.signal,
       async progress(percent, message) {
         const p = Math.max(0, Math.min(100, Math.round(percent)))
-        const [row] = await reportProgress(database.db, workerId, claimed.id, p, message ?? null, options.leaseMs)
+        const [row] = await reportProgress(database, workerId, claimed.id, p, message ?? null, options.leaseMs)
         checkCancel(row?.cancel)
       },
       async heartbeat() {
-        const [row] = await renewLeases(database.db, workerId, [claimed.id], options.leaseMs)
+        const [row] = await renewLeases(database, workerId, [claimed.id], options.leaseMs)
         checkCancel(row?.cancel)
       },
     }
@@ -159,7 +159,7 @@ export function createWorker(options: WorkerOptions) {
       ])
       // A handler that returns in answer to the abort (timeout, cancel) did not complete.
       if (controller.signal.aborted) throw controller.signal.reason
-      outcome = (await completeJob(database.db, workerId, claimed.id, result)) ? 'completed' : 'lease_lost'
+      outcome = (await completeJob(database, workerId, claimed.id, result)) ? 'completed' : 'lease_lost'
       if (outcome === 'lease_lost') log.warn({ job: claimed.id, type: claimed.type }, 'finished a job whose lease was lost; its result is not recorded')
     } catch (err) {
       const reason = controller.signal.aborted ? controller.signal.reason : err
@@ -214,7 +214,7 @@ export function createWorker(options: WorkerOptions) {
       // Only the jobs asked about can be judged lost: jobs claimed while the renewal was in
       // flight are in `active` too, and are not in its answer.
       const asked = [...active.keys()]
-      const held = await renewLeases(database.db, workerId, asked, options.leaseMs)
+      const held = await renewLeases(database, workerId, asked, options.leaseMs)
       const heldIds = new Set(held.map((h) => h.id))
       for (const h of held) if (h.cancel) active.get(h.id)?.abort(new JobCancelledError())
       for (const id of asked) if (!heldIds.has(id)) active.get(id)?.abort(new LeaseLostError())
@@ -254,7 +254,7 @@ export function createWorker(options: WorkerOptions) {
       wakeup.take()
       let claimed: ClaimedJob[] = []
       try {
-        claimed = await claimJobs(database.db, workerId, types, free, options.leaseMs)
+        claimed = await claimJobs(database, workerId, types, free, options.leaseMs)
       } catch (err) {
         if (!running) break
         log.error({ err }, 'claiming jobs failed')
