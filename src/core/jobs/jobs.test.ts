@@ -3,7 +3,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { testApp, tenant } from '../../../test/app.ts'
 import { rows } from '../db/database.ts'
 import { claimJobs } from './claimJobs.ts'
-import { enqueueJob, enqueueJobs, getJob, type NewJob } from './jobs.service.ts'
+import { enqueueJob, enqueueJobs, getJob, toJobView, type NewJob } from './jobs.service.ts'
 import { createWorker, retryDelay, type JobHandler, type Worker } from './worker.ts'
 import { ENSURE_PARTITIONS, schedulePartitionUpkeep } from './system.jobs.ts'
 
@@ -200,6 +200,10 @@ describe('enqueueing', () => {
     const other = await enqueue({ type: 'test.idem', idempotencyKey: 'import-42' }, b.ctx)
     expect(two.id).toBe(one.id)
     expect(other.id).not.toBe(one.id)
+  })
+  it('returns the job as the database holds it', async () => {
+    const job = await enqueue({ type: 'test.echo', params: { deep: { x: [1, 'two'] } }, priority: 3, maxAttempts: 2, runAt: new Date(Date.now() + 3_600_000) })
+    expect(toJobView(job)).toEqual(await jobOf(job.id))
   })
   it('answers a mixed batch in order: taken keys give the earlier job, the rest are new', async () => {
     const first = await enqueue({ type: 'test.idem', idempotencyKey: 'batch-7' })
