@@ -18,6 +18,19 @@ const SELF = fileURLToPath(import.meta.url)
 const now = () => performance.timeOrigin + performance.now()
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms))
 const out = (o) => process.stdout.write(JSON.stringify(o) + '\n')
+
+// A child exits when its parent goes away (its stdin, a pipe from the parent, closes), and the
+// parent kills its children when it exits, even on an error: a worker left behind would go on
+// taking jobs from the next measurement.
+function exitWithParent() {
+  process.stdin.on('end', () => process.exit(1))
+  process.stdin.on('error', () => process.exit(1))
+  process.stdin.resume()
+}
+const children = new Set()
+process.on('exit', () => {
+  for (const c of children) c.kill('SIGKILL')
+})
 // keep warnings and errors, drop per-job lines
 const quietLogger = new Logger(() => (level, message) => {
   if (level === 'error' || level === 'warning') console.error(`[gw ${level}] ${message}`)
@@ -68,6 +81,7 @@ async function fill(n) {
 }
 
 async function worker(conc) {
+  exitWithParent()
   let count = 0
   let first = null
   let last = null
@@ -88,10 +102,11 @@ async function worker(conc) {
     count++
     last = now()
   })
+  const cpuAtReady = process.cpuUsage() // start-up (module loading, tsx) is left out of cpuMs
   out({ ready: true, pid: process.pid })
   process.on('SIGTERM', async () => {
     await runner.stop()
-    const cpu = process.cpuUsage()
+    const cpu = process.cpuUsage(cpuAtReady)
     out({ pid: process.pid, count, other: 0, first, last, cpuMs: Math.round((cpu.user + cpu.system) / 1000) })
     process.exit(0)
   })
@@ -101,7 +116,9 @@ function startWorkers(p, conc) {
   const kids = []
   const ready = []
   for (let i = 0; i < p; i++) {
-    const child = spawn(process.execPath, [SELF, 'worker', String(conc)], { stdio: ['ignore', 'pipe', 'inherit'], env: process.env })
+    const child = spawn(process.execPath, [SELF, 'worker', String(conc)], { stdio: ['pipe', 'pipe', 'inherit'], env: process.env })
+    children.add(child)
+    child.on('exit', () => children.delete(child))
     let buf = ''
     const result = new Promise((resolve, reject) => {
       child.on('exit', (code) => code !== 0 && reject(new Error(`worker exited with ${code}`)))

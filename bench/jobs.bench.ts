@@ -26,15 +26,27 @@ const now = () => performance.timeOrigin + performance.now()
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 const out = (o: unknown) => process.stdout.write(JSON.stringify(o) + '\n')
 
-// enqueueJobs binds 10 parameters per row, and PostgreSQL takes at most 65,535 per statement:
-// one call fails above 6,553 jobs (see docs/benchmarks.md). The fill therefore calls it in
-// chunks, all inside one transaction (one commit), which is the closest our API gets to
-// graphile-worker's single add_jobs() call.
-const CHUNK = 5000
-// The shipped migration makes (organization_id, idempotency_key) unique with NULLS NOT DISTINCT,
-// so jobs without a key collapse to one per organisation. Distinct keys keep all N jobs;
-// BENCH_NO_KEYS=1 leaves them out (only meaningful once that constraint is fixed).
-const WITH_KEYS = process.env.BENCH_NO_KEYS !== '1'
+// A child exits when its parent goes away (its stdin, a pipe from the parent, closes), and the
+// parent kills its children when it exits, even on an error: a worker left behind would go on
+// taking jobs from the next measurement.
+function exitWithParent() {
+  process.stdin.on('end', () => process.exit(1))
+  process.stdin.on('error', () => process.exit(1))
+  process.stdin.resume()
+}
+const children = new Set<ChildProcess>()
+process.on('exit', () => {
+  for (const c of children) c.kill('SIGKILL')
+})
+
+// The fill is one enqueueJobs() call in one transaction (one commit): the closest our API gets to
+// graphile-worker's single add_jobs() call. (enqueueJobs splits it into INSERTs of 2,000 rows,
+// since PostgreSQL takes at most 65,535 bind parameters per statement.)
+// Jobs carry no idempotency key, as most callers enqueue them. (The first version of migration
+// 0000 made (organization_id, idempotency_key) unique NULLS NOT DISTINCT, so keyless jobs collapsed
+// to one per organisation; the fill checks that all N jobs are there.) BENCH_KEYS=1 gives each
+// job a distinct key, which also maintains the jobs_idempotency_key index.
+const WITH_KEYS = process.env.BENCH_KEYS === '1'
 
 async function openDb(poolMax: number) {
   return openPostgres({ url: DB, poolMax, statementTimeoutMs: 0, applicationName: 'stratum-bench' })
@@ -49,16 +61,14 @@ async function fillJobs(n: number, tag: string) {
   const database = await openDb(2)
   await migrate(database)
   const jobs: NewJob[] = Array.from({ length: n }, (_, i) => ({ type: 'noop', params: { i }, ...(WITH_KEYS ? { idempotencyKey: `${tag}:${i}` } : {}) }))
+  const total = async () => (await database.pool.query<{ n: number }>('select count(*)::int as n from jobs')).rows[0]!.n
+  const before = await total()
   const t0 = now()
-  const inserted = await database.transaction(async (tx) => {
-    let count = 0
-    for (let i = 0; i < n; i += CHUNK) count += (await enqueueJobs(tx, systemContext('bench'), jobs.slice(i, i + CHUNK))).length
-    return count
-  })
+  const inserted = (await database.transaction((tx) => enqueueJobs(tx, systemContext(), jobs))).length
   const ms = now() - t0
-  const queued = await remaining(database.pool)
+  const added = (await total()) - before // all rows: in e2e, live workers may have completed some already
   await database.close()
-  if (queued !== n) throw new Error(`expected ${n} pending jobs after the fill, found ${queued} (enqueueJobs returned ${inserted})`)
+  if (added !== n) throw new Error(`expected ${n} new jobs after the fill, found ${added} (enqueueJobs returned ${inserted})`)
   return { t0, ms }
 }
 
@@ -74,6 +84,7 @@ async function reset() {
 // One worker process. Completions are counted through the worker's metrics hook, so a job
 // counts once its `completed` row is written.
 async function worker(conc: number) {
+  exitWithParent()
   const database = await openDb(conc + 2)
   let count = 0
   let other = 0
@@ -109,11 +120,12 @@ async function worker(conc: number) {
     pollMs: 2000, // graphile-worker's default pollInterval, as in gw.bench.js
   })
   await w.start()
+  const cpuAtReady = process.cpuUsage() // start-up (module loading, tsx) is left out of cpuMs
   out({ ready: true, pid: process.pid })
   process.on('SIGTERM', async () => {
     await w.stop(5000)
     await database.close()
-    const cpu = process.cpuUsage()
+    const cpu = process.cpuUsage(cpuAtReady)
     out({ pid: process.pid, count, other, first, last, cpuMs: Math.round((cpu.user + cpu.system) / 1000) })
     process.exit(0)
   })
@@ -133,9 +145,11 @@ function startWorkers(p: number, conc: number) {
   for (let i = 0; i < p; i++) {
     // Same node flags as this process (the tsx loader), without npx's start-up.
     const child = spawn(process.execPath, [...process.execArgv, SELF, 'worker', String(conc)], {
-      stdio: ['ignore', 'pipe', 'inherit'],
+      stdio: ['pipe', 'pipe', 'inherit'],
       env: process.env,
     })
+    children.add(child)
+    child.on('exit', () => children.delete(child))
     let buf = ''
     const result = new Promise<WorkerResult>((resolve, reject) => {
       child.on('exit', (code) => code !== 0 && reject(new Error(`worker exited with ${code}`)))
