@@ -12,6 +12,7 @@ import { createRequire } from 'node:module'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { exitWithParent, out, track } from './children.ts'
 
 const SELF = fileURLToPath(import.meta.url)
 const BENCH = dirname(SELF)
@@ -19,20 +20,6 @@ const TOKEN = 'bench-token-not-a-secret'
 const ORG = '01936f3e-0000-7000-8000-00000000b001'
 const USER = '01936f3e-0000-7000-8000-00000000b002'
 const PATH = '/api/v1/jobs?limit=10'
-const out = (o: unknown) => process.stdout.write(JSON.stringify(o) + '\n')
-
-// A child exits when its parent goes away (its stdin, a pipe from the parent, closes), and the
-// parent kills its children when it exits, even on an error: a worker left behind would go on
-// taking jobs from the next measurement.
-function exitWithParent() {
-  process.stdin.on('end', () => process.exit(1))
-  process.stdin.on('error', () => process.exit(1))
-  process.stdin.resume()
-}
-const children = new Set<ChildProcess>()
-process.on('exit', () => {
-  for (const c of children) c.kill('SIGKILL')
-})
 
 // `stratum-nodb` adds one route to the same app: same hooks, authentication and response schema
 // as GET /api/v1/jobs, but it answers the bare server's constant instead of querying the database.
@@ -99,8 +86,7 @@ async function serve(kind: string) {
 
 function startServer(kind: string, env: NodeJS.ProcessEnv = process.env): Promise<{ child: ChildProcess; port: number }> {
   const child = spawn(process.execPath, [...process.execArgv, SELF, 'serve', kind], { stdio: ['pipe', 'pipe', 'inherit'], env })
-  children.add(child)
-  child.on('exit', () => children.delete(child))
+  track(child)
   return new Promise((resolve, reject) => {
     let buf = ''
     child.on('exit', (code) => reject(new Error(`${kind} server exited with ${code}`)))

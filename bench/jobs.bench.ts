@@ -9,6 +9,7 @@
 // Output: one JSON line per measurement on stdout.
 import { spawn, type ChildProcess } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
+import { exitWithParent, out, track } from './children.ts'
 import pg from 'pg'
 import { systemContext } from '../src/core/context.ts'
 import { migrate } from '../src/core/db/migrate.ts'
@@ -24,20 +25,6 @@ const SELF = fileURLToPath(import.meta.url)
 // Epoch ms with sub-ms resolution, comparable across processes.
 const now = () => performance.timeOrigin + performance.now()
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
-const out = (o: unknown) => process.stdout.write(JSON.stringify(o) + '\n')
-
-// A child exits when its parent goes away (its stdin, a pipe from the parent, closes), and the
-// parent kills its children when it exits, even on an error: a worker left behind would go on
-// taking jobs from the next measurement.
-function exitWithParent() {
-  process.stdin.on('end', () => process.exit(1))
-  process.stdin.on('error', () => process.exit(1))
-  process.stdin.resume()
-}
-const children = new Set<ChildProcess>()
-process.on('exit', () => {
-  for (const c of children) c.kill('SIGKILL')
-})
 
 // The fill is one enqueueJobs() call in one transaction (one commit): the closest our API gets to
 // graphile-worker's single add_jobs() call. (enqueueJobs splits it into INSERTs of 2,000 rows,
@@ -148,8 +135,7 @@ function startWorkers(p: number, conc: number) {
       stdio: ['pipe', 'pipe', 'inherit'],
       env: process.env,
     })
-    children.add(child)
-    child.on('exit', () => children.delete(child))
+    track(child)
     let buf = ''
     const result = new Promise<WorkerResult>((resolve, reject) => {
       child.on('exit', (code) => code !== 0 && reject(new Error(`worker exited with ${code}`)))

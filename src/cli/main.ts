@@ -4,7 +4,7 @@
 import { parseArgs } from 'node:util'
 import { ConfigError, VARIABLES, loadConfig, type Config } from '../config.ts'
 import { DataDirLockedError } from '../core/db/lock.ts'
-import { ChangedMigrationError, NewerDatabaseError } from '../core/db/migrate.ts'
+import { ChangedMigrationError, NewerDatabaseError, migrate } from '../core/db/migrate.ts'
 import { createLogger, type Logger } from '../core/observability/logger.ts'
 import { VERSION, createApp, openRuntime, seedDemo, startWorker, type Runtime } from '../core/runtime.ts'
 
@@ -56,7 +56,6 @@ const COMMANDS: Record<string, Command> = {
     async run({ config, log }) {
       const rt = await openRuntime(config, log, { migrate: false })
       try {
-        const { migrate } = await import('../core/db/migrate.ts')
         const { applied } = await migrate(rt.database)
         process.stdout.write(applied.length ? `applied ${applied.join(', ')}\n` : 'database is up to date\n')
       } finally {

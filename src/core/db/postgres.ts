@@ -28,9 +28,9 @@ export async function openPostgres(options: PostgresOptions): Promise<Database &
   const guardedPool = new Proxy(pool, {
     get(target, prop, receiver) {
       const value = Reflect.get(target, prop, receiver)
-      if ((prop === 'query' || prop === 'connect') && typeof value === 'function') {
+      if (prop === 'query' && typeof value === 'function') {
         return (...args: unknown[]) => {
-          if (inTransaction.getStore() && prop === 'query') throw new OuterHandleInTransactionError()
+          if (inTransaction.getStore()) throw new OuterHandleInTransactionError()
           return (value as (...a: unknown[]) => unknown).apply(target, args)
         }
       }

@@ -4,6 +4,7 @@ import { uuidv7 } from 'uuidv7'
 import { testApp, tenant } from '../../../test/app.ts'
 import { onPostgres } from '../../../test/db.ts'
 import { rows } from '../db/database.ts'
+import { openPostgres } from '../db/postgres.ts'
 import { consumeBatch, consumerLag, startConsumer, type ConsumerDefinition } from './consumeEvents.ts'
 import { EventOutsideTransactionError, type EventView } from './events.service.ts'
 
@@ -179,7 +180,6 @@ describe('durable consumers', () => {
   it.runIf(onPostgres())('does not skip an event whose transaction commits after a later one', async () => {
     const { got, def } = collect('test-late-commit', ['late.'])
     await consumeBatch(t.rt.database, def)
-    const { openPostgres } = await import('../db/postgres.ts')
     const url = (t.rt.database as unknown as { url: string }).url
     const other = await openPostgres({ url, poolMax: 2, statementTimeoutMs: 0 })
     let release!: () => void

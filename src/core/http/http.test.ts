@@ -2,7 +2,10 @@
 // trace context, health, readiness and the OpenAPI document.
 import { Type } from 'typebox'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { testApp, tenant } from '../../../test/app.ts'
+import { sql } from 'drizzle-orm'
+import { Validator } from '@seriousme/openapi-schema-validator'
+import { testApp, testAuthenticate, tenant } from '../../../test/app.ts'
+import { createApp } from '../runtime.ts'
 import { Strict, Uuid, problems } from './schemas.ts'
 
 let t: Awaited<ReturnType<typeof testApp>>
@@ -16,8 +19,6 @@ afterAll(() => t.close())
 // The foundation has no JSON-body route of its own yet; this one exercises the shared
 // machinery (validation, content types, body limit) exactly as module routes will.
 async function withEcho() {
-  const { createApp } = await import('../runtime.ts')
-  const { testAuthenticate } = await import('../../../test/app.ts')
   const app = await createApp(t.rt, testAuthenticate)
   app.post(
     '/api/v1/echo/:id',
@@ -115,7 +116,6 @@ describe('bad input is a 4xx problem, never a 500', () => {
     isProblem(await app.inject({ method: 'GET', url: '/api/v1/jobs' }), 401)
   })
   it('an unexpected error is a 500 without internals', async () => {
-    const { createApp } = await import('../runtime.ts')
     const a2 = await createApp(t.rt)
     a2.get('/boom', async () => {
       throw new Error('secret connection string postgres://u:p@h')
@@ -153,7 +153,6 @@ describe('health, readiness, metrics and OpenAPI', () => {
     expect(ready.json().status).toBe('ready')
   })
   it('/readyz is 503 when the database is migrated by newer code', async () => {
-    const { sql } = await import('drizzle-orm')
     const t2 = await testApp()
     await t2.rt.database.db.execute(sql`insert into stratum_migrations (tag, hash, created_at) values ('9999_from_the_future', 'x', 1)`)
     const res = await t2.app.inject({ method: 'GET', url: '/readyz' })
@@ -181,8 +180,7 @@ describe('health, readiness, metrics and OpenAPI', () => {
       if (body?.type === 'object') expect(body.additionalProperties, `${method} ${path} must reject unknown fields`).toBe(false)
       expect(Object.keys(op.responses ?? {}).length, `${method} ${path}`).toBeGreaterThan(0)
     }
-    const { validate } = await import('@seriousme/openapi-schema-validator').then((m) => ({ validate: (d: unknown) => new m.Validator().validate(d as Parameters<InstanceType<typeof m.Validator>["validate"]>[0]) }))
-    const result = await validate(doc)
+    const result = await new Validator().validate(doc)
     expect(result.errors ?? []).toEqual([])
     expect(result.valid).toBe(true)
   })
@@ -195,7 +193,6 @@ describe('health, readiness, metrics and OpenAPI', () => {
 
 describe('graceful shutdown', () => {
   it('finishes in-flight requests, then stops accepting', async () => {
-    const { createApp } = await import('../runtime.ts')
     const app = await createApp(t.rt)
     app.get('/slow', async () => {
       await new Promise((r) => setTimeout(r, 300))
