@@ -17,6 +17,11 @@ export interface Config {
   jobLeaseMs: number
   jobPollMs: number
   shutdownTimeoutMs: number
+  signupOpen: boolean
+  sessionIdleMinutes: number
+  sessionMaxAgeHours: number
+  authCacheTtlMs: number
+  apiKeyDefaultRateLimit: number
 }
 
 interface Variable {
@@ -39,6 +44,11 @@ export const VARIABLES: readonly Variable[] = [
   { name: 'WORKER_CONCURRENCY', default: '10', meaning: 'Jobs one worker process runs at once' },
   { name: 'JOB_LEASE_MS', default: '30000', meaning: 'How long a claimed job stays locked without a heartbeat before another worker may retry it' },
   { name: 'JOB_POLL_MS', default: '2000', meaning: 'Fallback poll interval for new jobs when no LISTEN/NOTIFY wake-up arrives' },
+  { name: 'STRATUM_SIGNUP_OPEN', default: 'true', meaning: 'Let anyone create an organisation with POST /api/v1/auth/signup (false: invitations only)' },
+  { name: 'SESSION_IDLE_MINUTES', default: '10080', meaning: 'A session unused this long ends (7 days)' },
+  { name: 'SESSION_MAX_AGE_HOURS', default: '720', meaning: 'A session ends this long after sign-in, however active (30 days)' },
+  { name: 'AUTH_CACHE_TTL_MS', default: '5000', meaning: 'How long a process caches a key or session; revocation reaches other processes within this time' },
+  { name: 'API_KEY_DEFAULT_RATE_LIMIT', default: '600', meaning: 'Requests a minute for an API key created without rate_limit_per_minute' },
   { name: 'SHUTDOWN_TIMEOUT_MS', default: '10000', meaning: 'On SIGTERM/SIGINT, how long in-flight requests and running jobs may take to finish' },
 ]
 
@@ -86,5 +96,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Confi
     jobLeaseMs: int(env, 'JOB_LEASE_MS', 30_000, 100, 86_400_000),
     jobPollMs: int(env, 'JOB_POLL_MS', 2000, 10, 3_600_000),
     shutdownTimeoutMs: int(env, 'SHUTDOWN_TIMEOUT_MS', 10_000, 0, 3_600_000),
+    signupOpen: bool(env, 'STRATUM_SIGNUP_OPEN', true),
+    sessionIdleMinutes: int(env, 'SESSION_IDLE_MINUTES', 10_080, 1, 5_256_000),
+    sessionMaxAgeHours: int(env, 'SESSION_MAX_AGE_HOURS', 720, 1, 87_600),
+    authCacheTtlMs: int(env, 'AUTH_CACHE_TTL_MS', 5000, 0, 300_000),
+    apiKeyDefaultRateLimit: int(env, 'API_KEY_DEFAULT_RATE_LIMIT', 600, 1, 10_000_000),
   })
 }

@@ -6,24 +6,28 @@ import { join } from 'node:path'
 import { uuidv7 } from 'uuidv7'
 import { loadConfig } from '../src/config.ts'
 import type { RequestContext } from '../src/core/context.ts'
-import type { Authenticate } from '../src/core/http/app.ts'
+import type { Authenticator } from '../src/core/http/app.ts'
+import { ROLE_SCOPES } from '../src/core/scopes.ts'
 import { createLogger } from '../src/core/observability/logger.ts'
 import { createApp, openRuntime, type Runtime } from '../src/core/runtime.ts'
 import { testDatabase } from './db.ts'
 
-export async function testRuntime(env: Record<string, string> = {}): Promise<Runtime & { close(): Promise<void> }> {
+export async function testRuntime(env: Record<string, string> = {}, options: { clock?: () => Date } = {}): Promise<Runtime & { close(): Promise<void> }> {
   const dataDir = mkdtempSync(join(tmpdir(), 'stratum-test-'))
   const config = loadConfig({ STRATUM_DATA_DIR: dataDir, LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent', ...env })
   const database = await testDatabase()
-  const rt = await openRuntime(config, createLogger(config.logLevel, { pretty: false }), { database, migrate: false })
+  const rt = await openRuntime(config, createLogger(config.logLevel, { pretty: false }), { database, migrate: false, ...options })
   return { ...rt, close: () => database.close() }
 }
 
-export const testAuthenticate: Authenticate = async (req) => {
-  const org = req.headers['x-test-organization']
-  const actor = req.headers['x-test-actor']
-  if (typeof org !== 'string' || typeof actor !== 'string') return null
-  return { organizationId: org, actor: { type: 'user', id: actor } }
+/** For tests of the core: the caller is whoever the x-test-* headers name, with an owner's scopes. */
+export const testAuthenticator: Authenticator = {
+  async authenticate(req) {
+    const org = req.headers['x-test-organization']
+    const actor = req.headers['x-test-actor']
+    if (typeof org !== 'string' || typeof actor !== 'string') return null
+    return { organizationId: org, actor: { type: 'user', id: actor }, credential: { kind: 'session', id: actor, userId: actor, deviceId: null, scopes: ROLE_SCOPES.owner } }
+  },
 }
 
 export interface Tenant {
@@ -44,9 +48,13 @@ export function tenant(): Tenant {
   }
 }
 
-export async function testApp(env: Record<string, string> = {}) {
-  const rt = await testRuntime(env)
-  const app = await createApp(rt, testAuthenticate)
+/**
+ * A migrated runtime and its app. By default callers are named by test headers (`tenant()`);
+ * `realAuth` uses the identity module's authenticator, as production does.
+ */
+export async function testApp(env: Record<string, string> = {}, options: { realAuth?: boolean; clock?: () => Date } = {}) {
+  const rt = await testRuntime(env, options.clock ? { clock: options.clock } : {})
+  const app = await createApp(rt, options.realAuth ? undefined : testAuthenticator)
   await app.ready()
   return {
     rt,

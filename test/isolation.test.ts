@@ -1,82 +1,167 @@
-// Tenant isolation, probed on every API route in the OpenAPI document: another organisation
-// never reads, lists or acts on a row it does not own, and no route answers without a caller.
-// New modules are covered by adding their resources to `seedOrganisation`.
+// Tenant isolation and access, probed on every API route in the OpenAPI document, so routes
+// added later are covered without touching this file:
+// - every route declares a scope (or says it is public), and the scope exists;
+// - no non-public route answers without credentials;
+// - organisation B, signed up through the API, gets 404 for every id organisation A owns, on
+//   every route with a path id, with a request body that passes validation, and never sees
+//   A's rows in its lists.
+// New modules make the probe stronger by adding their resources to `seedOrganisation`.
+import { randomUUID } from 'node:crypto'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { enqueueJob } from '../src/core/jobs/jobs.service.ts'
-import { testApp, tenant } from './app.ts'
+import { SCOPES } from '../src/core/scopes.ts'
+import type { RequestContext } from '../src/core/context.ts'
+import { testApp } from './app.ts'
+import { createKey, signUp, type SignedUp } from './identity.ts'
 
 let t: Awaited<ReturnType<typeof testApp>>
-const a = tenant()
-const b = tenant()
+let a: SignedUp
+let b: SignedUp
 const ownedByA: string[] = []
 
 interface Operation {
   method: string
   path: string
+  security: { bearer?: string[] }[] | undefined
+  body: JsonSchema | undefined
+}
+
+interface JsonSchema {
+  type?: string | string[]
+  properties?: Record<string, JsonSchema>
+  required?: string[]
+  format?: string
+  enum?: unknown[]
+  pattern?: string
+  minimum?: number
+  minLength?: number
+  items?: JsonSchema
+  anyOf?: JsonSchema[]
+}
+
+/** The smallest body that passes the route's schema, so the probe reaches the handler. */
+function validBody(schema: JsonSchema | undefined): unknown {
+  if (!schema) return undefined
+  if (schema.enum) return schema.enum[0]
+  if (schema.anyOf) return validBody(schema.anyOf[0])
+  const type = Array.isArray(schema.type) ? schema.type[0] : schema.type
+  switch (type) {
+    case 'object':
+      return Object.fromEntries((schema.required ?? []).map((k) => [k, validBody(schema.properties?.[k])]))
+    case 'array':
+      return []
+    case 'integer':
+    case 'number':
+      return schema.minimum ?? 1
+    case 'boolean':
+      return false
+    case 'string':
+      if (schema.format === 'uuid') return randomUUID()
+      if (schema.format === 'email') return 'probe@example.com'
+      if (schema.format === 'date-time') return new Date(Date.now() + 86_400_000).toISOString()
+      if (schema.pattern === '^[0-9]{6}$') return '000000'
+      return 'x'.repeat(Math.max(schema.minLength ?? 1, 8))
+    default:
+      return null
+  }
 }
 
 async function seedOrganisation() {
-  const job = await t.rt.database.transaction((tx) => enqueueJob(tx, a.ctx, { type: 'test.isolation' }))
-  const running = await t.rt.database.transaction((tx) => enqueueJob(tx, a.ctx, { type: 'test.isolation.cancel' }))
+  const ctx: RequestContext = { requestId: randomUUID(), traceId: '0af7651916cd43dd8448eb211c80319c', actor: { type: 'user', id: a.user.id }, organizationId: a.organization.id }
+  const job = await t.rt.database.transaction((tx) => enqueueJob(tx, ctx, { type: 'test.isolation' }))
+  const running = await t.rt.database.transaction((tx) => enqueueJob(tx, ctx, { type: 'test.isolation.cancel' }))
   await t.app.inject({ method: 'POST', url: `/api/v1/jobs/${running.id}/cancel`, headers: a.headers })
   const file = (await t.app.inject({ method: 'POST', url: '/api/v1/files?name=a.txt', payload: 'owned by a', headers: { ...a.headers, 'content-type': 'text/plain' } })).json()
-  ownedByA.push(job.id, running.id, file.id)
+  const key = await createKey(t.app, a.headers, { name: 'owned by a', scopes: ['jobs:read'] })
+  const invitation = (await t.app.inject({ method: 'POST', url: '/api/v1/invitations', headers: a.headers, payload: { email: 'invitee@example.com', role: 'viewer' } })).json()
+  const session = (await t.app.inject({ method: 'GET', url: '/api/v1/auth/sessions', headers: a.headers })).json().data[0]
+  ownedByA.push(job.id, running.id, file.id, key.id, invitation.id, session.id, a.user.id)
+  expect(ownedByA.every((id) => typeof id === 'string')).toBe(true)
 }
 
 let operations: Operation[] = []
 
 beforeAll(async () => {
-  t = await testApp()
+  t = await testApp({}, { realAuth: true })
+  a = await signUp(t.app, { organization: 'Alpha' })
+  b = await signUp(t.app, { organization: 'Beta' })
   await seedOrganisation()
-  const doc = (await t.app.inject({ method: 'GET', url: '/openapi.json' })).json() as { paths: Record<string, Record<string, unknown>> }
+  const doc = (await t.app.inject({ method: 'GET', url: '/openapi.json' })).json() as {
+    paths: Record<string, Record<string, { security?: { bearer?: string[] }[]; requestBody?: { content?: Record<string, { schema?: JsonSchema }> } }>>
+  }
   operations = Object.entries(doc.paths)
     .filter(([path]) => path.startsWith('/api/v1/'))
-    .flatMap(([path, item]) => Object.keys(item).map((method) => ({ method: method.toUpperCase(), path })))
-})
+    .flatMap(([path, item]) =>
+      Object.entries(item).map(([method, op]) => ({ method: method.toUpperCase(), path, security: op.security, body: op.requestBody?.content?.['application/json']?.schema })),
+    )
+}, 60_000)
 afterAll(() => t.close())
 
 const fill = (path: string, id: string) => path.replace(/\{[^}]+\}/g, id)
-const inject = (op: Operation, url: string, headers: Record<string, string>) =>
-  t.app.inject({
+const isPublic = (op: Operation) => Array.isArray(op.security) && op.security.length === 0
+const inject = (op: Operation, url: string, headers: Record<string, string>) => {
+  const body = op.method === 'GET' || op.method === 'DELETE' ? undefined : (validBody(op.body) ?? {})
+  return t.app.inject({
     method: op.method as 'GET',
     url,
-    headers: { ...headers, ...(op.method === 'GET' ? {} : { 'content-type': 'application/json' }) },
-    ...(op.method === 'GET' ? {} : { payload: '{}' }),
+    headers: { ...headers, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+    ...(body === undefined ? {} : { payload: JSON.stringify(body) }),
   })
+}
 
-describe('tenant isolation on every route', () => {
+describe('access on every route', () => {
   it('finds the API routes to probe', () => {
-    expect(operations.length).toBeGreaterThanOrEqual(7)
+    expect(operations.length).toBeGreaterThanOrEqual(30)
   })
 
-  it('answers 401 to a request without a caller, on every route', async () => {
+  it('every route declares a known scope, or is public', () => {
     for (const op of operations) {
+      const declared = op.security?.[0]?.bearer
+      if (isPublic(op)) continue
+      expect(declared?.length, `${op.method} ${op.path} declares no scope`).toBe(1)
+      expect(SCOPES, `${op.method} ${op.path}`).toContain(declared![0])
+    }
+    expect(operations.filter(isPublic).map((o) => `${o.method} ${o.path}`).sort()).toEqual([
+      'POST /api/v1/auth/accept-invitation',
+      'POST /api/v1/auth/login',
+      'POST /api/v1/auth/password-reset',
+      'POST /api/v1/auth/signup',
+    ])
+  })
+
+  it('answers 401 to a request without credentials, on every non-public route', async () => {
+    for (const op of operations.filter((o) => !isPublic(o))) {
       const res = await inject(op, fill(op.path, ownedByA[0]!), {})
       expect(res.statusCode, `${op.method} ${op.path}`).toBe(401)
+      expect(res.headers['content-type']).toMatch(/^application\/problem\+json/)
     }
   })
+})
 
-  it("never lets organisation B reach organisation A's rows by id", async () => {
+describe('tenant isolation on every route', () => {
+  it("answers 404 to organisation B for every id organisation A owns, on every route with a path id", async () => {
     let reachableByA = 0
-    for (const op of operations.filter((o) => o.path.includes('{'))) {
+    const probed = operations.filter((o) => o.path.includes('{'))
+    expect(probed.length).toBeGreaterThanOrEqual(10)
+    for (const op of probed) {
       for (const id of ownedByA) {
         const res = await inject(op, fill(op.path, id), b.headers)
-        expect(res.statusCode, `${op.method} ${op.path} as B`).toBeGreaterThanOrEqual(400)
+        expect(res.statusCode, `${op.method} ${op.path} with ${id} as B: ${res.body}`).toBe(404)
         expect(res.body, `${op.method} ${op.path} as B`).not.toContain('owned by a')
         if (op.method === 'GET' && (await inject(op, fill(op.path, id), a.headers)).statusCode === 200) reachableByA++
       }
     }
-    expect(reachableByA).toBeGreaterThan(0) // the probe used ids that do exist
+    expect(reachableByA).toBeGreaterThanOrEqual(6) // the probe used ids that exist for A
   })
 
   it("never shows organisation A's rows in organisation B's lists", async () => {
     const lists = operations.filter((o) => o.method === 'GET' && !o.path.includes('{'))
-    expect(lists.length).toBeGreaterThan(0)
+    expect(lists.length).toBeGreaterThan(5)
     for (const op of lists) {
-      const asB = await inject(op, `${op.path}?limit=1000`, b.headers)
-      expect(asB.statusCode, `${op.method} ${op.path}`).toBe(200)
+      const asB = await inject(op, op.path, b.headers)
+      expect(asB.statusCode, `${op.method} ${op.path}: ${asB.body}`).toBe(200)
       for (const id of ownedByA) expect(asB.body, `${op.method} ${op.path} leaks ${id}`).not.toContain(id)
-      expect(asB.body).not.toContain(a.organizationId)
+      expect(asB.body).not.toContain(a.organization.id)
     }
   })
 })

@@ -7,12 +7,26 @@ export interface Actor {
   id: string
 }
 
+/** How the caller proved who they are, and what that proof allows. */
+export interface Credential {
+  kind: 'session' | 'api_key'
+  /** The session or API key id. */
+  id: string
+  userId: string
+  /** Set for a device key: the one device entity it may act for. */
+  deviceId: string | null
+  scopes: readonly string[]
+}
+
 export interface RequestContext {
   requestId: string
   traceId: string
   actor: Actor | null
   organizationId: string | null
+  credential?: Credential
 }
+
+export const hasScope = (ctx: RequestContext, scope: string): boolean => ctx.actor?.type === 'system' || (ctx.credential?.scopes.includes(scope) ?? false)
 
 export function actorLabel(actor: Actor | null): string | null {
   return actor ? `${actor.type}:${actor.id}` : null

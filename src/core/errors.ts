@@ -98,3 +98,16 @@ export class NotReadyError extends DomainError {
   readonly type = '/problems/not-ready'
   readonly title = 'Not ready'
 }
+
+/** Too many requests: the answer carries Retry-After (seconds). */
+export class TooManyRequestsError extends DomainError {
+  readonly status = 429
+  readonly type = '/problems/rate-limited'
+  readonly title = 'Too many requests'
+  constructor(
+    message: string,
+    readonly retryAfterSeconds: number,
+  ) {
+    super(message, { retry_after: retryAfterSeconds })
+  }
+}

@@ -3,13 +3,13 @@
 import { readFileSync } from 'node:fs'
 import { hostname } from 'node:os'
 import type { Config } from '../config.ts'
-import { modules, type ModuleDeps } from '../modules/index.ts'
+import { modules, type ModuleInstance } from '../modules/index.ts'
 import type { Database } from './db/database.ts'
 import { migrate } from './db/migrate.ts'
 import { filesDir, openDatabase } from './db/open.ts'
 import { createEventLog, type EventLog } from './events/events.service.ts'
 import { createLocalFileStore, type FileStore } from './files/fileStore.ts'
-import { buildApp, type App, type Authenticate } from './http/app.ts'
+import { buildApp, type App, type Authenticator } from './http/app.ts'
 import { systemJobs, schedulePartitionUpkeep } from './jobs/system.jobs.ts'
 import { createWorker, type JobHandler, type Worker } from './jobs/worker.ts'
 import type { Logger } from './observability/logger.ts'
@@ -24,9 +24,16 @@ export interface Runtime {
   metrics: Metrics
   events: EventLog
   files: FileStore
+  clock: () => Date
+  /** The modules, created once for this process. */
+  modules: (ModuleInstance & { name: string })[]
 }
 
-export async function openRuntime(config: Readonly<Config>, log: Logger, options: { database?: Database; migrate?: boolean } = {}): Promise<Runtime> {
+export async function openRuntime(
+  config: Readonly<Config>,
+  log: Logger,
+  options: { database?: Database; migrate?: boolean; clock?: () => Date } = {},
+): Promise<Runtime> {
   const database = options.database ?? (await openDatabase(config))
   try {
     if (options.migrate ?? true) {
@@ -37,25 +44,26 @@ export async function openRuntime(config: Readonly<Config>, log: Logger, options
     await database.close()
     throw err
   }
-  return {
+  const deps = {
     config,
     database,
     log,
-    metrics: createMetrics(),
     events: createEventLog({ sourceNode: hostname().slice(0, 50) }),
     files: createLocalFileStore(filesDir(config)),
+    clock: options.clock ?? (() => new Date()),
   }
+  return { ...deps, metrics: createMetrics(), modules: modules.map((m) => ({ name: m.name, ...m.create(deps) })) }
 }
-
-const moduleDeps = (rt: Runtime): ModuleDeps => ({ database: rt.database, events: rt.events, files: rt.files, log: rt.log })
 
 export function allJobHandlers(rt: Runtime): JobHandler<any>[] {
-  return [...systemJobs(rt.database), ...modules.flatMap((m) => m.jobs?.(moduleDeps(rt)) ?? [])]
+  return [...systemJobs(rt.database), ...rt.modules.flatMap((m) => m.jobs ?? [])]
 }
 
-export async function createApp(rt: Runtime, authenticate?: Authenticate): Promise<App> {
-  const app = await buildApp({ ...rt, version: VERSION, ...(authenticate ? { authenticate } : {}) })
-  for (const m of modules) if (m.routes) await app.register(m.routes(moduleDeps(rt)), { prefix: '/api/v1' })
+/** The HTTP app; `authenticator` replaces the identity module's (tests of the core only). */
+export async function createApp(rt: Runtime, authenticator?: Authenticator): Promise<App> {
+  const auth = authenticator ?? rt.modules.find((m) => m.authenticator)?.authenticator
+  const app = await buildApp({ ...rt, version: VERSION, ...(auth ? { authenticator: auth } : {}) })
+  for (const m of rt.modules) if (m.routes) await app.register(m.routes, { prefix: '/api/v1' })
   return app
 }
 
@@ -77,6 +85,6 @@ export async function startWorker(rt: Runtime, extraHandlers: JobHandler<any>[] 
 
 export async function seedDemo(rt: Runtime): Promise<{ module: string; created: number }[]> {
   const out = []
-  for (const m of modules) if (m.seedDemo) out.push({ module: m.name, ...(await m.seedDemo(moduleDeps(rt))) })
+  for (const m of rt.modules) if (m.seedDemo) out.push({ module: m.name, ...(await m.seedDemo()) })
   return out
 }

@@ -1,25 +1,37 @@
-// The modules Stratum is made of. Each contributes routes, job handlers and demo data; the
-// core knows them only through this list.
+// The modules Stratum is made of. Each is created once per process from the runtime's
+// dependencies and contributes routes, job handlers, demo data and (identity) the
+// authenticator; the core knows them only through this list.
 import type { FastifyPluginAsync } from 'fastify'
+import type { Config } from '../config.ts'
 import type { Database } from '../core/db/database.ts'
 import type { EventLog } from '../core/events/events.service.ts'
 import type { FileStore } from '../core/files/fileStore.ts'
+import type { Authenticator } from '../core/http/app.ts'
 import type { JobHandler } from '../core/jobs/worker.ts'
 import type { Logger } from '../core/observability/logger.ts'
+import { identityModule } from './identity/index.ts'
 
 export interface ModuleDeps {
+  config: Readonly<Config>
   database: Database
   events: EventLog
   files: FileStore
   log: Logger
+  clock: () => Date
+}
+
+export interface ModuleInstance {
+  routes?: FastifyPluginAsync
+  jobs?: JobHandler<any>[]
+  /** Resolves callers for the HTTP app; one module (identity) provides it. */
+  authenticator?: Authenticator
+  /** Adds demo data for `stratum seed --demo`; must be safe to run twice. */
+  seedDemo?(): Promise<{ created: number }>
 }
 
 export interface StratumModule {
   name: string
-  routes?(deps: ModuleDeps): FastifyPluginAsync
-  jobs?(deps: ModuleDeps): JobHandler<any>[]
-  /** Adds demo data for `stratum seed --demo`; must be safe to run twice. */
-  seedDemo?(deps: ModuleDeps): Promise<{ created: number }>
+  create(deps: ModuleDeps): ModuleInstance
 }
 
-export const modules: StratumModule[] = []
+export const modules: StratumModule[] = [identityModule]

@@ -26,6 +26,7 @@ export const eventRoutes: FastifyPluginAsyncTypebox<{ database: Database }> = as
   app.get(
     '/events',
     {
+      config: { scope: 'events:read' },
       schema: {
         operationId: 'listEvents',
         tags: ['events'],

@@ -33,6 +33,7 @@ export const fileRoutes: FastifyPluginAsyncTypebox<{ database: Database; events:
   app.post(
     '/files',
     {
+      config: { scope: 'files:write' },
       schema: {
         operationId: 'uploadFile',
         tags: ['files'],
@@ -51,6 +52,7 @@ export const fileRoutes: FastifyPluginAsyncTypebox<{ database: Database; events:
   app.get(
     '/files',
     {
+      config: { scope: 'files:read' },
       schema: {
         operationId: 'listFiles',
         tags: ['files'],
@@ -67,6 +69,7 @@ export const fileRoutes: FastifyPluginAsyncTypebox<{ database: Database; events:
   app.get(
     '/files/:id',
     {
+      config: { scope: 'files:read' },
       schema: { operationId: 'getFile', tags: ['files'], summary: "A file's description", params: IdParams, response: { 200: FileSchema, ...problems(404) } },
     },
     async (req) => toFileView(await files.get(database.db, req.ctx, req.params.id)),
@@ -74,6 +77,7 @@ export const fileRoutes: FastifyPluginAsyncTypebox<{ database: Database; events:
   app.get(
     '/files/:id/content',
     {
+      config: { scope: 'files:read' },
       schema: {
         operationId: 'downloadFile',
         tags: ['files'],

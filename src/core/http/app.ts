@@ -1,7 +1,7 @@
 // Builds the HTTP app (tests use it without listening; `stratum serve` listens). Every route
 // comes with TypeBox request and response schemas that drive validation, serialisation and
 // the OpenAPI document.
-import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify'
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify'
 import swagger from '@fastify/swagger'
 import swaggerUi from '@fastify/swagger-ui'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
@@ -10,12 +10,13 @@ import addFormats from 'ajv-formats'
 import { uuidv7 } from 'uuidv7'
 import type { Config } from '../../config.ts'
 import type { Database } from '../db/database.ts'
-import type { Actor, RequestContext } from '../context.ts'
+import type { Actor, Credential, RequestContext } from '../context.ts'
 import type { EventLog } from '../events/events.service.ts'
 import type { FileStore } from '../files/fileStore.ts'
 import type { Logger } from '../observability/logger.ts'
 import type { Metrics } from '../observability/metrics.ts'
-import { UnauthorizedError } from '../errors.ts'
+import { BadRequestError, ForbiddenError, UnauthorizedError } from '../errors.ts'
+import { UNSCOPED_TO_ORGANIZATION } from '../scopes.ts'
 import { continueTrace, traceparentOf } from './trace.ts'
 import { sendProblem, toProblem } from './problem.ts'
 import { healthRoutes } from './health.routes.ts'
@@ -31,11 +32,36 @@ declare module 'fastify' {
 
 export interface Caller {
   actor: Actor
-  organizationId: string
+  /** Null when a user belongs to several organisations and chose none (X-Organization). */
+  organizationId: string | null
+  credential: Credential
 }
 
 /** Resolves who is calling; the identity module provides the real one. */
-export type Authenticate = (req: FastifyRequest) => Promise<Caller | null>
+export interface Authenticator {
+  /**
+   * The caller named by the request's credentials, or null when it carries none. Throws
+   * UnauthorizedError for bad credentials and a rate-limit error when a key is over its limit;
+   * may set response headers (RateLimit-*).
+   */
+  authenticate(req: FastifyRequest, reply: FastifyReply): Promise<Caller | null>
+  /** Called after each answer to an authenticated API request (usage accounting). */
+  recordResponse?(req: FastifyRequest, reply: FastifyReply): void
+  close?(): Promise<void>
+}
+
+/** What a route declares in `config`: the scope it needs, or that it is public. */
+export interface RouteAccess {
+  scope?: string
+  public?: boolean
+}
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    scope?: string
+    public?: boolean
+  }
+}
 
 export interface AppDeps {
   config: Pick<Config, 'bodyLimitBytes' | 'fileMaxBytes'>
@@ -44,7 +70,7 @@ export interface AppDeps {
   metrics: Metrics
   events: EventLog
   files: FileStore
-  authenticate?: Authenticate
+  authenticator?: Authenticator
   version: string
 }
 
@@ -82,23 +108,39 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   app.setValidatorCompiler(({ schema, httpPart }) => (httpPart === 'body' ? strict : coercing).compile(schema))
 
   app.decorateRequest('ctx', null as unknown as RequestContext)
-  const authenticate = deps.authenticate ?? (async () => null)
+  const authenticator: Authenticator = deps.authenticator ?? { authenticate: async () => null }
   app.addHook('onRequest', async (req, reply) => {
     const trace = continueTrace(req.headers.traceparent)
     req.ctx = { requestId: String(req.id), traceId: trace.traceId, actor: null, organizationId: null }
     reply.header('x-request-id', String(req.id))
     reply.header('traceparent', traceparentOf(trace))
-    if (req.url.startsWith('/api/')) {
-      // Every API route needs a caller unless it says otherwise (config.public), checked here,
-      // before any validation or handler runs.
-      const caller = await authenticate(req)
-      if (caller) req.ctx = { ...req.ctx, actor: caller.actor, organizationId: caller.organizationId }
-      else if (!(req.routeOptions.config as { public?: boolean } | undefined)?.public) {
-        throw new UnauthorizedError('this request needs Authorization: Bearer <session token or API key>')
-      }
+    if (!req.url.startsWith('/api/')) return
+    // Every API route needs a caller holding the route's scope unless it says otherwise
+    // (config.public), checked here, before any validation or handler runs.
+    const access = (req.routeOptions.config ?? {}) as RouteAccess
+    const caller = await authenticator.authenticate(req, reply)
+    if (caller) req.ctx = { ...req.ctx, actor: caller.actor, organizationId: caller.organizationId, credential: caller.credential }
+    if (access.public) return
+    if (!caller) throw new UnauthorizedError('this request needs Authorization: Bearer <session token or API key>')
+    if (req.routeOptions.url === undefined) return // no such route: the not-found handler answers
+    if (!access.scope) throw new ForbiddenError('this route declares no scope, so nobody may call it')
+    if (!caller.credential.scopes.includes(access.scope)) {
+      throw new ForbiddenError(`this needs the scope ${access.scope}, which your credentials do not carry`, { required_scope: access.scope })
+    }
+    if (!caller.organizationId && !UNSCOPED_TO_ORGANIZATION.has(access.scope)) {
+      throw new BadRequestError('you belong to several organisations: choose one with the X-Organization header (slug or id)', [
+        { path: '/headers/x-organization', message: 'is required' },
+      ])
     }
   })
+  // The scope each route needs appears in the OpenAPI document as its security requirement.
+  app.addHook('onRoute', (route) => {
+    if (!route.url.startsWith('/api/')) return
+    const access = (route.config ?? {}) as RouteAccess
+    route.schema = { ...route.schema, security: access.public ? [] : [{ bearer: access.scope ? [access.scope] : [] }] } as typeof route.schema
+  })
   app.addHook('onResponse', async (req, reply) => {
+    if (req.ctx?.credential) authenticator.recordResponse?.(req, reply)
     deps.metrics.httpDuration.observe(
       { method: req.method, route: req.routeOptions.url ?? 'unmatched', status: String(reply.statusCode) },
       reply.elapsedTime / 1000,
@@ -114,6 +156,9 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   app.addHook('onSend', async (_req, reply, payload) => {
     if (closing) reply.header('connection', 'close')
     return payload
+  })
+  app.addHook('onClose', async () => {
+    await authenticator.close?.()
   })
   app.setErrorHandler((err, req, reply) => sendProblem(reply, toProblem(err as Error, req)))
   app.setNotFoundHandler((req, reply) =>

@@ -4,7 +4,7 @@ import { Type } from 'typebox'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { sql } from 'drizzle-orm'
 import { Validator } from '@seriousme/openapi-schema-validator'
-import { testApp, testAuthenticate, tenant } from '../../../test/app.ts'
+import { testApp, testAuthenticator, tenant } from '../../../test/app.ts'
 import { createApp } from '../runtime.ts'
 import { Strict, Uuid, problems } from './schemas.ts'
 
@@ -19,10 +19,11 @@ afterAll(() => t.close())
 // The foundation has no JSON-body route of its own yet; this one exercises the shared
 // machinery (validation, content types, body limit) exactly as module routes will.
 async function withEcho() {
-  const app = await createApp(t.rt, testAuthenticate)
+  const app = await createApp(t.rt, testAuthenticator)
   app.post(
     '/api/v1/echo/:id',
     {
+      config: { scope: 'self' },
       schema: {
         params: Strict({ id: Uuid() }),
         body: Strict({ name: Type.String({ minLength: 1 }), count: Type.Integer({ minimum: 0 }), tags: Type.Optional(Type.Array(Type.String())) }),

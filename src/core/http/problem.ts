@@ -92,6 +92,7 @@ export function toProblem(err: FastifyError | Error, req: FastifyRequest): Probl
 }
 
 export function sendProblem(reply: FastifyReply, problem: Problem) {
+  if (problem.status === 429 && typeof problem.retry_after === 'number') reply.header('retry-after', String(problem.retry_after))
   return reply
     .code(problem.status)
     .header('content-type', 'application/problem+json; charset=utf-8')

@@ -41,6 +41,7 @@ export const jobRoutes: FastifyPluginAsyncTypebox<{ database: Database; events: 
   app.get(
     '/jobs',
     {
+      config: { scope: 'jobs:read' },
       schema: {
         operationId: 'listJobs',
         tags: ['jobs'],
@@ -57,6 +58,7 @@ export const jobRoutes: FastifyPluginAsyncTypebox<{ database: Database; events: 
   app.get(
     '/jobs/:id',
     {
+      config: { scope: 'jobs:read' },
       schema: {
         operationId: 'getJob',
         tags: ['jobs'],
@@ -70,6 +72,7 @@ export const jobRoutes: FastifyPluginAsyncTypebox<{ database: Database; events: 
   app.post(
     '/jobs/:id/cancel',
     {
+      config: { scope: 'jobs:write' },
       schema: {
         operationId: 'cancelJob',
         tags: ['jobs'],

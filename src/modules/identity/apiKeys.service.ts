@@ -1,0 +1,166 @@
+// API keys (seed 004 `api_keys`, `api_usage`): shown once, stored as a SHA-256 hash and a
+// display prefix, never wider than their creator's scopes. Usage is summarised per key.
+import { and, eq, gte, lt, sql, type SQL } from 'drizzle-orm'
+import { hasScope, type RequestContext } from '../../core/context.ts'
+import { rows } from '../../core/db/database.ts'
+import { ForbiddenError, NotFoundError, ValidationError, type FieldError } from '../../core/errors.ts'
+import { listNewestFirst } from '../../core/http/pagination.ts'
+import { inOrg, orgOf } from '../../core/tenancy.ts'
+import { DEVICE_SCOPES, NOT_DELEGABLE, SCOPES } from '../../core/scopes.ts'
+import { apiKeys, apiUsage } from './identity.schema.ts'
+import { newApiKey } from './tokens.ts'
+import type { IdentityDeps } from './shared.ts'
+
+type ApiKeyRow = typeof apiKeys.$inferSelect
+
+export const toApiKeyView = (k: ApiKeyRow, now: Date) => ({
+  id: k.id,
+  organization_id: k.organizationId,
+  user_id: k.userId,
+  name: k.name,
+  prefix: k.prefix,
+  scopes: k.scopes,
+  device_id: k.deviceId,
+  rate_limit_per_minute: k.rateLimitPerMinute,
+  status: (!k.isActive ? 'revoked' : k.expiresAt && k.expiresAt <= now ? 'expired' : 'active') as 'revoked' | 'expired' | 'active',
+  last_used_at: k.lastUsedAt?.toISOString() ?? null,
+  expires_at: k.expiresAt?.toISOString() ?? null,
+  revoked_at: k.revokedAt?.toISOString() ?? null,
+  created_at: k.createdAt.toISOString(),
+  updated_at: k.updatedAt.toISOString(),
+})
+
+export interface NewApiKey {
+  name: string
+  scopes: string[]
+  rate_limit_per_minute?: number | undefined
+  expires_at?: string | undefined
+  device_id?: string | undefined
+}
+
+export function createApiKeys(deps: IdentityDeps) {
+  const { database, clock } = deps
+
+  /** Only admins see and revoke other people's keys. */
+  const visible = (ctx: RequestContext): SQL | undefined => (hasScope(ctx, 'admin') ? undefined : eq(apiKeys.userId, ctx.credential?.userId ?? ''))
+
+  async function find(ctx: RequestContext, id: string) {
+    const [row] = await database.db.select().from(apiKeys).where(and(inOrg(apiKeys, ctx), eq(apiKeys.id, id), visible(ctx)))
+    if (!row) throw new NotFoundError(`API key ${id} not found`)
+    return row
+  }
+
+  function checkScopes(ctx: RequestContext, input: NewApiKey): string[] {
+    if (input.device_id) {
+      if (!hasScope(ctx, 'assets:write')) throw new ForbiddenError('creating a device key needs the scope assets:write', { required_scope: 'assets:write' })
+      const extra = input.scopes.filter((s) => !DEVICE_SCOPES.includes(s))
+      if (extra.length) throw new ValidationError('a device key carries only the device scope', [{ path: '/body/scopes', message: `a device key cannot carry ${extra.join(', ')}` }])
+      return [...DEVICE_SCOPES]
+    }
+    const unknown: FieldError[] = input.scopes.flatMap((s, i) => (SCOPES.includes(s) ? [] : [{ path: `/body/scopes/${i}`, message: `${s} is not a known scope` }]))
+    if (unknown.length) throw new ValidationError('unknown scopes', unknown)
+    const denied = input.scopes.filter((s) => NOT_DELEGABLE.has(s) || !hasScope(ctx, s))
+    if (denied.length) {
+      throw new ForbiddenError(`a key cannot carry scopes its creator does not hold or that keys never carry: ${denied.join(', ')}`, { denied_scopes: denied })
+    }
+    return [...new Set(input.scopes)]
+  }
+
+  return {
+    async create(ctx: RequestContext, input: NewApiKey) {
+      const organizationId = orgOf(ctx)
+      const scopes = checkScopes(ctx, input)
+      const now = clock()
+      const expiresAt = input.expires_at ? new Date(input.expires_at) : null
+      if (expiresAt && expiresAt <= now) throw new ValidationError('expires_at is in the past', [{ path: '/body/expires_at', message: 'must be in the future' }])
+      const { key, hash, prefix } = newApiKey()
+      return database.transaction(async (tx) => {
+        const [row] = await tx
+          .insert(apiKeys)
+          .values({
+            organizationId,
+            userId: ctx.credential!.userId,
+            name: input.name,
+            keyHash: hash,
+            prefix,
+            scopes,
+            rateLimitPerMinute: input.rate_limit_per_minute ?? null,
+            deviceId: input.device_id ?? null,
+            expiresAt,
+            createdAt: now,
+            updatedAt: now,
+          })
+          .returning()
+        await deps.events.appendEvent(tx, ctx, { type: 'api_key.created', entityType: 'api_key', entityId: row!.id, data: { name: row!.name, prefix, scopes, device_id: row!.deviceId, expires_at: expiresAt?.toISOString() ?? null } })
+        return { ...toApiKeyView(row!, now), key }
+      })
+    },
+
+    async list(ctx: RequestContext, page: { limit: number; cursor?: string | undefined }) {
+      const result = await listNewestFirst(database.db, apiKeys, [inOrg(apiKeys, ctx), visible(ctx)], page)
+      const now = clock()
+      return { data: result.data.map((k) => toApiKeyView(k, now)), next_cursor: result.next_cursor }
+    },
+
+    get: async (ctx: RequestContext, id: string) => toApiKeyView(await find(ctx, id), clock()),
+
+    async revoke(ctx: RequestContext, id: string) {
+      const row = await find(ctx, id)
+      if (!row.isActive) return toApiKeyView(row, clock())
+      const done = await database.transaction(async (tx) => {
+        const [done] = await tx.update(apiKeys).set({ isActive: false, revokedAt: clock() }).where(and(inOrg(apiKeys, ctx), eq(apiKeys.id, id))).returning()
+        await deps.events.appendEvent(tx, ctx, { type: 'api_key.revoked', entityType: 'api_key', entityId: id, data: { name: row.name, prefix: row.prefix } })
+        return done!
+      })
+      deps.cache.forgetKey(id)
+      return toApiKeyView(done, clock())
+    },
+
+    /** Requests made with the key: totals, status classes, timings and the busiest endpoints. */
+    async usage(ctx: RequestContext, id: string, range: { since?: string | undefined; until?: string | undefined }) {
+      await deps.cache.flushUsage()
+      const key = await find(ctx, id)
+      const where = and(eq(apiUsage.apiKeyId, key.id), inOrg(apiUsage, ctx), range.since ? gte(apiUsage.timestamp, new Date(range.since)) : undefined, range.until ? lt(apiUsage.timestamp, new Date(range.until)) : undefined)
+      const [totals] = await rows<{ requests: number; errors: number; avg_ms: number | null; p95_ms: number | null; first: string | null; last: string | null }>(
+        database.db,
+        sql`select count(*)::int as requests, count(*) filter (where status_code >= 400)::int as errors,
+                   round(avg(response_time_ms)::numeric, 1)::float8 as avg_ms,
+                   percentile_cont(0.95) within group (order by response_time_ms)::float8 as p95_ms,
+                   min(timestamp) as first, max(timestamp) as last
+            from ${apiUsage} where ${where}`,
+      )
+      const byStatus = await database.db
+        .select({ status_class: sql<string>`(${apiUsage.statusCode} / 100)::text || 'xx'`, requests: sql<number>`count(*)::int` })
+        .from(apiUsage)
+        .where(where)
+        .groupBy(sql`1`)
+        .orderBy(sql`1`)
+      const byEndpoint = await database.db
+        .select({
+          method: apiUsage.method,
+          endpoint: apiUsage.endpoint,
+          requests: sql<number>`count(*)::int`,
+          errors: sql<number>`(count(*) filter (where ${apiUsage.statusCode} >= 400))::int`,
+          avg_ms: sql<number>`round(avg(${apiUsage.responseTimeMs})::numeric, 1)::float8`,
+        })
+        .from(apiUsage)
+        .where(where)
+        .groupBy(apiUsage.method, apiUsage.endpoint)
+        .orderBy(sql`count(*) desc`, apiUsage.endpoint)
+        .limit(50)
+      const t = totals!
+      return {
+        api_key_id: key.id,
+        requests: t.requests,
+        errors: t.errors,
+        avg_response_time_ms: t.avg_ms,
+        p95_response_time_ms: t.p95_ms,
+        first_request_at: t.first ? new Date(t.first).toISOString() : null,
+        last_request_at: t.last ? new Date(t.last).toISOString() : null,
+        last_used_at: key.lastUsedAt?.toISOString() ?? null,
+        by_status: byStatus,
+        by_endpoint: byEndpoint,
+      }
+    },
+  }
+}

@@ -1,0 +1,76 @@
+// Identity and access: organisations, users, memberships and roles, sessions, second factor,
+// API keys, rate limits. Its public surface: the authenticator the HTTP app runs on every
+// /api request, the routes, and the services the CLI calls.
+import type { FastifyPluginAsync } from 'fastify'
+import type { ModuleDeps, ModuleInstance, StratumModule } from '../index.ts'
+import { systemContext } from '../../core/context.ts'
+import { createAccounts } from './accounts.service.ts'
+import { createApiKeys } from './apiKeys.service.ts'
+import { apiKeyRoutes } from './apiKeys.routes.ts'
+import { authRoutes } from './auth.routes.ts'
+import { createAuthenticator } from './authenticate.ts'
+import { createOrganizations } from './organizations.service.ts'
+import { organizationRoutes } from './organizations.routes.ts'
+import { createTwoFactor } from './twoFactor.service.ts'
+import type { IdentityDeps } from './shared.ts'
+
+export function createIdentity(deps: ModuleDeps) {
+  const { config } = deps
+  const authenticator = createAuthenticator({
+    database: deps.database,
+    log: deps.log.child({ module: 'identity' }),
+    clock: deps.clock,
+    cacheMs: config.authCacheTtlMs,
+    sessionIdleMs: config.sessionIdleMinutes * 60_000,
+    defaultRateLimitPerMinute: config.apiKeyDefaultRateLimit,
+  })
+  const shared: IdentityDeps = {
+    database: deps.database,
+    events: deps.events,
+    clock: deps.clock,
+    cache: authenticator,
+    settings: {
+      signupOpen: config.signupOpen,
+      sessionIdleMs: config.sessionIdleMinutes * 60_000,
+      sessionMaxAgeMs: config.sessionMaxAgeHours * 3_600_000,
+      invitationTtlMs: 7 * 86_400_000,
+      passwordResetTtlMs: 3_600_000,
+    },
+  }
+  const accounts = createAccounts(shared)
+  const organizations = createOrganizations({ ...shared, accounts })
+  const twoFactor = createTwoFactor(shared)
+  const apiKeys = createApiKeys(shared)
+  const routes: FastifyPluginAsync = async (app) => {
+    await app.register(authRoutes, { accounts, organizations, twoFactor })
+    await app.register(organizationRoutes, { organizations })
+    await app.register(apiKeyRoutes, { apiKeys })
+  }
+  return { authenticator, accounts, organizations, twoFactor, apiKeys, routes }
+}
+
+export type Identity = ReturnType<typeof createIdentity>
+
+export const identityModule: StratumModule = {
+  name: 'identity',
+  create(deps): ModuleInstance {
+    const identity = createIdentity(deps)
+    return {
+      routes: identity.routes,
+      authenticator: identity.authenticator,
+      jobs: [
+        {
+          type: 'identity.purge_expired',
+          timeoutMs: 60_000,
+          backoffMs: 60_000,
+          async run() {
+            await identity.accounts.purgeExpired()
+            return { ok: true }
+          },
+        },
+      ],
+    }
+  },
+}
+
+void systemContext
