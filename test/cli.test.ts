@@ -18,11 +18,12 @@ interface Run {
   stderr: string
 }
 
-function stratum(args: string[], env: Record<string, string> = {}): { child: ChildProcess; done: Promise<Run> } {
+function stratum(args: string[], env: Record<string, string> = {}, input?: string): { child: ChildProcess; done: Promise<Run> } {
   const child = spawn(process.execPath, [BIN, ...args], {
     env: { ...process.env, LOG_LEVEL: 'info', DATABASE_URL: '', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
+    stdio: [input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
   })
+  if (input !== undefined) child.stdin!.end(input)
   let stdout = ''
   let stderr = ''
   child.stdout!.on('data', (d) => (stdout += d))
@@ -31,7 +32,7 @@ function stratum(args: string[], env: Record<string, string> = {}): { child: Chi
   return { child, done }
 }
 
-const run = (args: string[], env: Record<string, string> = {}) => stratum(args, env).done
+const run = (args: string[], env: Record<string, string> = {}, input?: string) => stratum(args, env, input).done
 
 async function freePort(): Promise<number> {
   return new Promise((resolve) => {
@@ -134,6 +135,45 @@ describe.runIf(!onPostgres())('stratum serve on the embedded database', () => {
     expect(r.code).toBe(4)
     expect(r.stdout + r.stderr).toContain('migrated by newer code')
   })
+})
+
+describe('operators without the API', () => {
+  it('admin create-user, api-keys create and admin reset-password work against a server started afterwards', async () => {
+    const env = { STRATUM_DATA_DIR: mkdtempSync(join(tmpdir(), 'stratum-cli-')), LOG_LEVEL: 'warn' }
+    const created = await run(['admin', 'create-user', '--email', 'ops@example.com', '--organization', 'Plant Ops', '--password-stdin'], env, 'first password 1\n')
+    expect(created.code, created.stderr).toBe(0)
+    expect(created.stdout).toMatch(/^created user ops@example.com \(.+\) as owner of plant-ops/)
+    expect(created.stdout).not.toContain('password (shown once)')
+    const again = await run(['admin', 'create-user', '--email', 'OPS@example.com', '--organization', 'plant-ops'], env)
+    expect(again.code).toBe(1)
+    expect(again.stderr).toContain('already a member')
+    const key = await run(['api-keys', 'create', '--email', 'ops@example.com', '--organization', 'plant-ops', '--name', 'ci', '--scopes', 'jobs:read,events:read'], env)
+    expect(key.code, key.stderr).toBe(0)
+    expect(key.stdout).toMatch(/^stratum_[0-9A-Za-z]{38}\n$/)
+    const escalate = await run(['api-keys', 'create', '--email', 'ops@example.com', '--organization', 'plant-ops', '--name', 'x', '--scopes', 'account'], env)
+    expect(escalate.code).toBe(1)
+    expect((await run(['api-keys', 'create', '--email', 'ops@example.com'], env)).code).toBe(2)
+    const reset = await run(['admin', 'reset-password', '--email', 'ops@example.com'], env)
+    expect(reset.code, reset.stderr).toBe(0)
+
+    const port = await freePort()
+    const server = stratum(['serve'], { ...env, PORT: String(port) })
+    try {
+      await waitFor(`http://127.0.0.1:${port}/readyz`, 10_000)
+      const base = `http://127.0.0.1:${port}/api/v1`
+      const me = await fetch(`${base}/me`, { headers: { authorization: `Bearer ${key.stdout.trim()}` } })
+      expect(me.status).toBe(200)
+      expect(((await me.json()) as { credential: { scopes: string[] } }).credential.scopes).toEqual(['self', 'jobs:read', 'events:read'])
+      const post = (path: string, body: unknown) => fetch(`${base}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) })
+      expect((await post('/auth/login', { email: 'ops@example.com', password: 'first password 1' })).status).toBe(200)
+      expect((await post('/auth/password-reset', { token: reset.stdout.trim(), new_password: 'second password 2' })).status).toBe(204)
+      expect((await post('/auth/login', { email: 'ops@example.com', password: 'first password 1' })).status).toBe(401)
+      expect((await post('/auth/login', { email: 'ops@example.com', password: 'second password 2' })).status).toBe(200)
+    } finally {
+      server.child.kill('SIGTERM')
+      expect((await server.done).code).toBe(0)
+    }
+  }, 60_000)
 })
 
 describe.runIf(onPostgres())('stratum serve and worker on PostgreSQL', () => {

@@ -7,10 +7,11 @@ import { DataDirLockedError } from '../core/db/lock.ts'
 import { ChangedMigrationError, NewerDatabaseError, migrate } from '../core/db/migrate.ts'
 import { createLogger, type Logger } from '../core/observability/logger.ts'
 import { VERSION, createApp, openRuntime, seedDemo, startWorker, type Runtime } from '../core/runtime.ts'
+import { identityCommands } from './identity.commands.ts'
 
 export const EXIT = { ok: 0, failure: 1, usage: 2, config: 3, database: 4 } as const
 
-interface Command {
+export interface Command {
   summary: string
   usage: string
   options?: Record<string, { type: 'boolean' | 'string'; short?: string; help: string }>
@@ -83,6 +84,7 @@ const COMMANDS: Record<string, Command> = {
       return EXIT.ok
     },
   },
+  ...identityCommands,
   version: {
     summary: 'Print the version',
     usage: 'stratum version',
@@ -94,12 +96,12 @@ const COMMANDS: Record<string, Command> = {
 }
 
 function help(): string {
-  const lines = Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(10)} ${c.summary}`)
+  const lines = Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(22)} ${c.summary}`)
   return `Usage: stratum <command> [options]\n\nCommands:\n${lines.join('\n')}\n\nRun stratum <command> --help for a command's options.\n\nEnvironment:\n${envTable()}\n`
 }
 
 function commandHelp(name: string, c: Command): string {
-  const opts = Object.entries(c.options ?? {}).map(([o, d]) => `  --${o.padEnd(12)} ${d.help}`)
+  const opts = Object.entries(c.options ?? {}).map(([o, d]) => `  --${o.padEnd(16)} ${d.help}`)
   return `Usage: ${c.usage}\n\n${c.summary}.\n\nOptions:\n${[...opts, '  --help         Show this help'].join('\n')}\n\nEnvironment:\n${envTable()}\n`
 }
 
@@ -135,7 +137,9 @@ async function shutdown(rt: Runtime, log: Logger, stop: () => Promise<unknown>) 
 }
 
 export async function main(argv: string[]): Promise<number> {
-  const [name, ...rest] = argv
+  // Two-word commands (`admin create-user`, `api-keys create`) are looked up first.
+  const twoWords = argv.length >= 2 && `${argv[0]} ${argv[1]}` in COMMANDS
+  const [name, ...rest] = twoWords ? [`${argv[0]} ${argv[1]}`, ...argv.slice(2)] : argv
   if (!name || name === '--help' || name === '-h' || name === 'help') {
     process.stdout.write(help())
     return name ? EXIT.ok : EXIT.usage

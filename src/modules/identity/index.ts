@@ -3,7 +3,6 @@
 // /api request, the routes, and the services the CLI calls.
 import type { FastifyPluginAsync } from 'fastify'
 import type { ModuleDeps, ModuleInstance, StratumModule } from '../index.ts'
-import { systemContext } from '../../core/context.ts'
 import { createAccounts } from './accounts.service.ts'
 import { createApiKeys } from './apiKeys.service.ts'
 import { apiKeyRoutes } from './apiKeys.routes.ts'
@@ -12,6 +11,7 @@ import { createAuthenticator } from './authenticate.ts'
 import { createOrganizations } from './organizations.service.ts'
 import { organizationRoutes } from './organizations.routes.ts'
 import { createTwoFactor } from './twoFactor.service.ts'
+import { createOperators } from './operators.service.ts'
 import type { IdentityDeps } from './shared.ts'
 
 export function createIdentity(deps: ModuleDeps) {
@@ -41,12 +41,13 @@ export function createIdentity(deps: ModuleDeps) {
   const organizations = createOrganizations({ ...shared, accounts })
   const twoFactor = createTwoFactor(shared)
   const apiKeys = createApiKeys(shared)
+  const operators = createOperators({ ...shared, accounts })
   const routes: FastifyPluginAsync = async (app) => {
     await app.register(authRoutes, { accounts, organizations, twoFactor })
     await app.register(organizationRoutes, { organizations })
     await app.register(apiKeyRoutes, { apiKeys })
   }
-  return { authenticator, accounts, organizations, twoFactor, apiKeys, routes }
+  return { authenticator, accounts, organizations, twoFactor, apiKeys, operators, routes }
 }
 
 export type Identity = ReturnType<typeof createIdentity>
@@ -72,5 +73,3 @@ export const identityModule: StratumModule = {
     }
   },
 }
-
-void systemContext

@@ -1,0 +1,68 @@
+// What operators do from the command line, without the API: create a user in an organisation
+// (creating the organisation when no slug matches), and act as a member to create API keys.
+import { randomBytes } from 'node:crypto'
+import { and, eq, sql } from 'drizzle-orm'
+import { systemContext, type RequestContext } from '../../core/context.ts'
+import { ConflictError, NotFoundError } from '../../core/errors.ts'
+import { slugify, uniqueSlug } from '../../core/behaviours/slug.ts'
+import { ROLE_SCOPES } from '../../core/scopes.ts'
+import { memberships, organizations, users, type Role } from './identity.schema.ts'
+import { checkPassword, hashPassword } from './passwords.ts'
+import type { Accounts } from './accounts.service.ts'
+import { normaliseEmail } from './accounts.service.ts'
+import { toOrganizationView, toUserView, type IdentityDeps } from './shared.ts'
+
+export function createOperators(deps: IdentityDeps & { accounts: Accounts }) {
+  const { database } = deps
+
+  return {
+    /**
+     * Creates the user (or finds them by e-mail) and makes them a member of the organisation
+     * whose slug is `organization`, creating it under that name when there is none. Returns the
+     * password when one was generated.
+     */
+    async createUser(input: { email: string; organization: string; role: Role; password?: string | undefined; username?: string | undefined }) {
+      const generated = input.password === undefined ? randomBytes(18).toString('base64url') : null
+      const password = input.password ?? generated!
+      checkPassword(password, '--password-stdin')
+      const passwordHash = await hashPassword(password)
+      return database.transaction(async (tx) => {
+        const ctx = systemContext()
+        const [existing] = await tx.select().from(users).where(sql`lower(${users.email}) = ${normaliseEmail(input.email)}`)
+        const user = existing ?? (await deps.accounts.insertUser(tx, input.email, passwordHash, input.username))
+        let [org] = await tx.select().from(organizations).where(eq(organizations.slug, slugify(input.organization, 50)))
+        if (!org) {
+          const slug = await uniqueSlug(tx, organizations, sql`true`, input.organization.slice(0, 50))
+          ;[org] = await tx.insert(organizations).values({ name: input.organization, slug, settings: { unit_system: 'SI', time_zone: 'UTC' } }).returning()
+          await deps.events.appendEvent(tx, { ...ctx, organizationId: org!.id }, { type: 'organization.created', entityType: 'organization', entityId: org!.id, data: { name: org!.name, slug } })
+        }
+        const [member] = await tx.select().from(memberships).where(and(eq(memberships.organizationId, org!.id), eq(memberships.userId, user.id)))
+        if (member) throw new ConflictError(`${user.email} is already a member of ${org!.slug} (role ${member.role})`)
+        await tx.insert(memberships).values({ organizationId: org!.id, userId: user.id, role: input.role })
+        const inOrg: RequestContext = { ...ctx, organizationId: org!.id }
+        await deps.events.appendEvents(tx, inOrg, [
+          ...(existing ? [] : [{ type: 'user.created', entityType: 'user', entityId: user.id, data: { email: user.email, username: user.username } }]),
+          { type: 'membership.added', entityType: 'user', entityId: user.id, data: { role: input.role, via: 'cli' } },
+        ])
+        return { user: toUserView(user), organization: toOrganizationView(org!), role: input.role, created: !existing, password: existing ? null : generated }
+      })
+    },
+
+    /** The context of a member acting through the CLI: their identity and their role's scopes. */
+    async actAs(email: string, organization: string): Promise<RequestContext> {
+      const [found] = await database.db
+        .select({ userId: users.id, organizationId: organizations.id, role: memberships.role })
+        .from(memberships)
+        .innerJoin(users, eq(users.id, memberships.userId))
+        .innerJoin(organizations, eq(organizations.id, memberships.organizationId))
+        .where(and(sql`lower(${users.email}) = ${normaliseEmail(email)}`, sql`(${organizations.slug} = ${organization.toLowerCase()} or ${organizations.id}::text = ${organization.toLowerCase()})`))
+      if (!found) throw new NotFoundError(`${email} is not a member of an organisation "${organization}"`)
+      return {
+        ...systemContext(),
+        actor: { type: 'user', id: found.userId },
+        organizationId: found.organizationId,
+        credential: { kind: 'session', id: found.userId, userId: found.userId, deviceId: null, scopes: ROLE_SCOPES[found.role] },
+      }
+    },
+  }
+}
