@@ -7,10 +7,10 @@ import { uniqueSlug } from '../../core/behaviours/slug.ts'
 import { decodeCursor, pageOfRows, timestampKey } from '../../core/http/pagination.ts'
 import { backupCodes, loginHistory, memberships, organizations, passwordResets, sessions, users } from './identity.schema.ts'
 import { checkPassword, hashPassword, verifyAgainstNothing, verifyPassword } from './passwords.ts'
-import { ACCOUNT_POLICY, ADDRESS_POLICY, accountKey, addressKey, checkThrottle, clearThrottle, recordFailure } from './throttle.ts'
+import { ACCOUNT_POLICY, ADDRESS_POLICY, accountKey, addressKey, clearThrottle, releaseAttempt, reserveAttempt, type ThrottlePolicy } from './throttle.ts'
 import { matchTotpStep } from './totp.ts'
 import { newOpaqueToken, normaliseBackupCode, sha256 } from './tokens.ts'
-import { auditUserEvent, currentUser, isUniqueViolation, openSession, organizationsOf, toOrganizationView, toUserView, type Client, type IdentityDeps } from './shared.ts'
+import { auditUserEvent, currentUser, isUniqueViolation, openSession, organizationsOf, toOrganizationView, toUserView, type Client, type IdentityDeps, type UserRow } from './shared.ts'
 import type { Executor } from '../../core/db/database.ts'
 
 /** Raised when the password was right but the account has a second factor and none was given. */
@@ -75,35 +75,50 @@ export function createAccounts(deps: IdentityDeps) {
     })
   }
 
-  type Attempt = { ok: true; token: string; expiresAt: Date } | { ok: false; error: DomainError }
+  type Attempt<T> = { ok: true; value: T } | { ok: false; error: DomainError }
 
-  async function login(ctx: RequestContext, input: { email: string; password: string; totp_code?: string | undefined; backup_code?: string | undefined }, client: Client) {
+  /**
+   * One sign-in attempt, for log-in and for accepting an invitation as an existing user: the
+   * throttle reserves it, the password (and second factor when the account has one) is checked,
+   * and the attempt is recorded in the login history and the audit trail. `onSuccess` runs in
+   * the transaction that records the success (it opens the session).
+   */
+  async function signIn<T>(
+    ctx: RequestContext,
+    input: { email: string; password: string; totp_code?: string | undefined; backup_code?: string | undefined },
+    client: Client,
+    via: 'login' | 'invitation',
+    onSuccess: (tx: Executor, user: UserRow) => Promise<T>,
+  ): Promise<T> {
     const now = clock()
     const email = normaliseEmail(input.email)
-    const keys: [string, typeof ACCOUNT_POLICY][] = [[accountKey(email), ACCOUNT_POLICY], ...(client.ip ? [[addressKey(client.ip), ADDRESS_POLICY] as [string, typeof ADDRESS_POLICY]] : [])]
-    const method = input.backup_code ? 'password+backup_code' : input.totp_code ? 'password+totp' : 'password'
+    const keys: [string, ThrottlePolicy][] = [[accountKey(email), ACCOUNT_POLICY], ...(client.ip ? [[addressKey(client.ip), ADDRESS_POLICY] as [string, ThrottlePolicy]] : [])]
+    const factor = input.backup_code ? '+backup_code' : input.totp_code ? '+totp' : ''
+    const method = `${via === 'invitation' ? 'invitation+' : ''}password${factor}`
     const record = (tx: Executor, userId: string | null, success: boolean, failureReason: string | null) =>
       tx
         .insert(loginHistory)
         .values({ userId, email: email.slice(0, 320), ipAddress: client.ip, userAgent: client.userAgent?.slice(0, 1000) ?? null, loginMethod: method, success, failureReason, timestamp: now })
         .returning({ id: loginHistory.id })
+    const findUser = (exec: Executor) => exec.select().from(users).where(sql`lower(${users.email}) = ${email}`)
 
     try {
-      await database.transaction((tx) => checkThrottle(tx, keys, now))
+      await database.transaction((tx) => reserveAttempt(tx, keys, now))
     } catch (err) {
       await database.transaction(async (tx) => {
-        await record(tx, null, false, 'throttled')
+        // Recorded against the account when there is one, so its owner sees it in the history.
+        const [owner] = await findUser(tx)
+        await record(tx, owner?.id ?? null, false, 'throttled')
       })
       throw err
     }
-    const [user] = await database.db.select().from(users).where(sql`lower(${users.email}) = ${email}`)
+    const [user] = await findUser(database.db)
     // Unknown e-mails cost one argon2 verification too, so timing does not tell them apart.
     const passwordOk = user ? await verifyPassword(user.passwordHash, input.password) : await verifyAgainstNothing(input.password)
 
-    const attempt: Attempt = await database.transaction(async (tx): Promise<Attempt> => {
-      const fail = async (reason: string, error: DomainError, counts = true): Promise<Attempt> => {
+    const attempt: Attempt<T> = await database.transaction(async (tx): Promise<Attempt<T>> => {
+      const fail = async (reason: string, error: DomainError): Promise<Attempt<T>> => {
         const [row] = await record(tx, user?.id ?? null, false, reason)
-        if (counts) for (const [key, policy] of keys) await recordFailure(tx, key, policy, now)
         await auditUserEvent(tx, deps, ctx, user?.id ?? null, { type: 'auth.login_failed', entityId: user?.id ?? row!.id, data: { reason, ip: client.ip, method } })
         return { ok: false, error }
       }
@@ -128,17 +143,27 @@ export function createAccounts(deps: IdentityDeps) {
             .returning({ id: users.id })
           if (taken.length === 0) return fail('totp_replayed', new UnauthorizedError('this authenticator code was already used: wait for the next one'))
         } else {
-          return fail('totp_required', new SecondFactorRequiredError('this account has two-factor authentication: send totp_code or backup_code with the password'), false)
+          // The password was right: this attempt is not a failure, so it is given back.
+          for (const [key] of keys) await releaseAttempt(tx, key)
+          return fail('totp_required', new SecondFactorRequiredError('this account has two-factor authentication: send totp_code or backup_code with the password'))
         }
       }
       await clearThrottle(tx, keys[0]![0])
+      for (const [key] of keys.slice(1)) await releaseAttempt(tx, key)
       await record(tx, user.id, true, null)
-      const session = await openSession(tx, deps, user.id, client)
-      await auditUserEvent(tx, deps, { ...ctx, actor: { type: 'user', id: user.id } }, user.id, { type: 'auth.login_succeeded', data: { ip: client.ip, method, session_id: session.sessionId } })
-      return { ok: true, token: session.token, expiresAt: session.expiresAt }
+      return { ok: true, value: await onSuccess(tx, user) }
     })
     if (!attempt.ok) throw attempt.error
-    return { token: attempt.token, expires_at: attempt.expiresAt.toISOString() }
+    return attempt.value
+  }
+
+  async function login(ctx: RequestContext, input: { email: string; password: string; totp_code?: string | undefined; backup_code?: string | undefined }, client: Client) {
+    return signIn(ctx, input, client, 'login', async (tx, user) => {
+      const session = await openSession(tx, deps, user.id, client)
+      const method = input.backup_code ? 'password+backup_code' : input.totp_code ? 'password+totp' : 'password'
+      await auditUserEvent(tx, deps, { ...ctx, actor: { type: 'user', id: user.id } }, user.id, { type: 'auth.login_succeeded', data: { ip: client.ip, method, session_id: session.sessionId } })
+      return { token: session.token, expires_at: session.expiresAt.toISOString() }
+    })
   }
 
   async function endSession(ctx: RequestContext, sessionId: string, type: 'auth.logged_out' | 'auth.session_revoked') {
@@ -238,11 +263,11 @@ export function createAccounts(deps: IdentityDeps) {
     const user = await currentUser(database.db, ctx)
     const key = accountKey(user.email)
     const now = clock()
-    await database.transaction((tx) => checkThrottle(tx, [[key, ACCOUNT_POLICY]], now))
+    await database.transaction((tx) => reserveAttempt(tx, [[key, ACCOUNT_POLICY]], now))
     if (!(await verifyPassword(user.passwordHash, input.current_password))) {
-      await database.transaction((tx) => recordFailure(tx, key, ACCOUNT_POLICY, now))
       throw new ValidationError('the current password is wrong', [{ path: '/body/current_password', message: 'is wrong' }])
     }
+    await database.transaction((tx) => clearThrottle(tx, key))
     const passwordHash = await hashPassword(input.new_password)
     const keep = ctx.credential?.kind === 'session' ? ctx.credential.id : null
     await database.transaction((tx) => replacePassword(tx, ctx, user.id, passwordHash, keep, 'change'))
@@ -300,7 +325,7 @@ export function createAccounts(deps: IdentityDeps) {
     })
   }
 
-  return { signup, login, logout: (ctx: RequestContext) => endSession(ctx, ctx.credential!.id, 'auth.logged_out'), revokeSession: (ctx: RequestContext, id: string) => endSession(ctx, id, 'auth.session_revoked'), listSessions, listLoginHistory, changePassword, createPasswordReset, resetPassword, me, insertUser, purgeExpired }
+  return { signup, login, signIn, logout: (ctx: RequestContext) => endSession(ctx, ctx.credential!.id, 'auth.logged_out'), revokeSession: (ctx: RequestContext, id: string) => endSession(ctx, id, 'auth.session_revoked'), listSessions, listLoginHistory, changePassword, createPasswordReset, resetPassword, me, insertUser, purgeExpired }
 }
 
 export type Accounts = ReturnType<typeof createAccounts>

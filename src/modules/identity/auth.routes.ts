@@ -145,9 +145,15 @@ export const authRoutes: FastifyPluginAsyncTypebox<{ accounts: Accounts; organiz
       schema: {
         operationId: 'acceptInvitation',
         tags,
-        summary: 'Join an organisation with an invitation token: creates the account, or links the existing one (its password proves it)',
-        body: Strict({ token: Type.String({ minLength: 1, maxLength: 200 }), password: Password, username: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9._-]{2,40}$' })) }),
-        response: { 200: SignedUp, ...problems(409, 422) },
+        summary: 'Join an organisation with an invitation token: creates the account, or links the existing one (signing in to it: password, and a code when two-factor is on)',
+        body: Strict({
+          token: Type.String({ minLength: 1, maxLength: 200 }),
+          password: Password,
+          username: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9._-]{2,40}$' })),
+          totp_code: Type.Optional(Code),
+          backup_code: Type.Optional(Type.String({ minLength: 1, maxLength: 40 })),
+        }),
+        response: { 200: SignedUp, ...problems(409, 422, 429) },
       },
     },
     (req) => organizations.accept(req.ctx, req.body, clientOf(req)),

@@ -3,13 +3,13 @@
 import { and, eq, gt, isNull, sql } from 'drizzle-orm'
 import { hasScope, type RequestContext } from '../../core/context.ts'
 import type { Executor } from '../../core/db/database.ts'
-import { ConflictError, ForbiddenError, NotFoundError, UnauthorizedError, ValidationError } from '../../core/errors.ts'
+import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from '../../core/errors.ts'
 import { listNewestFirst } from '../../core/http/pagination.ts'
 import { inOrg, orgOf } from '../../core/tenancy.ts'
 import { invitations, memberships, organizations, users, type OrganizationSettings, type Role } from './identity.schema.ts'
-import { checkPassword, hashPassword, verifyPassword } from './passwords.ts'
+import { checkPassword, hashPassword } from './passwords.ts'
 import { newOpaqueToken, sha256 } from './tokens.ts'
-import { isUniqueViolation, openSession, toOrganizationView, toUserView, type Client, type IdentityDeps } from './shared.ts'
+import { openSession, toOrganizationView, toUserView, type Client, type IdentityDeps } from './shared.ts'
 import type { Accounts } from './accounts.service.ts'
 import { normaliseEmail } from './accounts.service.ts'
 
@@ -174,46 +174,53 @@ export function createOrganizations(deps: IdentityDeps & { accounts: Accounts })
     },
 
     /**
-     * Accepting an invitation creates the user (new e-mail) or links the existing one, who
-     * proves it with their password. Either way the answer is a new session.
+     * Accepting an invitation creates the user (new e-mail) or links the existing one, who signs
+     * in to do it: password, second factor when the account has one, under the log-in throttle,
+     * recorded in the login history. Either way the answer is a new session.
      */
-    async accept(ctx: RequestContext, input: { token: string; password: string; username?: string | undefined }, client: Client) {
+    async accept(
+      ctx: RequestContext,
+      input: { token: string; password: string; username?: string | undefined; totp_code?: string | undefined; backup_code?: string | undefined },
+      client: Client,
+    ) {
       const now = clock()
       const [inv] = await database.db
         .select()
         .from(invitations)
         .where(and(eq(invitations.tokenHash, sha256(input.token)), isNull(invitations.acceptedAt), isNull(invitations.revokedAt), gt(invitations.expiresAt, now)))
       if (!inv) throw new ValidationError('this invitation is unknown, used, revoked or expired', [{ path: '/body/token', message: 'is unknown, used, revoked or expired' }])
-      const [existing] = await database.db.select().from(users).where(sql`lower(${users.email}) = ${normaliseEmail(inv.email)}`)
-      if (existing && !(await verifyPassword(existing.passwordHash, input.password))) {
-        throw new UnauthorizedError(`an account with ${inv.email} exists: send its password to join with it`)
-      }
-      if (!existing) checkPassword(input.password, '/body/password')
-      const passwordHash = existing ? null : await hashPassword(input.password)
-      return database.transaction(async (tx) => {
-        const user = existing ?? (await deps.accounts.insertUser(tx, inv.email, passwordHash!, input.username))
+
+      const join = async (tx: Executor, user: typeof users.$inferSelect, created: boolean) => {
         const taken = await tx
           .update(invitations)
           .set({ acceptedAt: now, acceptedBy: user.id })
           .where(and(eq(invitations.id, inv.id), isNull(invitations.acceptedAt), isNull(invitations.revokedAt)))
           .returning({ id: invitations.id })
         if (taken.length === 0) throw new ConflictError('this invitation was just accepted or revoked')
-        try {
-          await tx.insert(memberships).values({ organizationId: inv.organizationId, userId: user.id, role: inv.role })
-        } catch (err) {
-          if (isUniqueViolation(err)) throw new ConflictError('you are already a member of this organisation')
-          throw err
-        }
+        const [member] = await tx.select({ role: memberships.role }).from(memberships).where(and(eq(memberships.organizationId, inv.organizationId), eq(memberships.userId, user.id)))
+        if (member) throw new ConflictError('you are already a member of this organisation')
+        await tx.insert(memberships).values({ organizationId: inv.organizationId, userId: user.id, role: inv.role })
         const [org] = await tx.select().from(organizations).where(eq(organizations.id, inv.organizationId))
         const session = await openSession(tx, deps, user.id, client)
         const as: RequestContext = { ...ctx, actor: { type: 'user', id: user.id }, organizationId: inv.organizationId }
         await deps.events.appendEvents(tx, as, [
-          ...(existing ? [] : [{ type: 'user.created', entityType: 'user', entityId: user.id, data: { email: user.email, username: user.username } }]),
+          ...(created ? [{ type: 'user.created', entityType: 'user', entityId: user.id, data: { email: user.email, username: user.username } }] : []),
           { type: 'invitation.accepted', entityType: 'invitation', entityId: inv.id, data: { email: inv.email } },
           { type: 'membership.added', entityType: 'user', entityId: user.id, data: { role: inv.role, invitation_id: inv.id } },
         ])
         return { token: session.token, expires_at: session.expiresAt.toISOString(), user: toUserView(user), organization: toOrganizationView(org!) }
-      })
+      }
+
+      const [existing] = await database.db.select({ id: users.id }).from(users).where(sql`lower(${users.email}) = ${normaliseEmail(inv.email)}`)
+      if (existing) {
+        const answer = await deps.accounts.signIn(ctx, { ...input, email: inv.email }, client, 'invitation', (tx, user) => join(tx, user, false))
+        // The user's cached sessions still list their old memberships: drop them.
+        deps.cache.forgetUser(existing.id)
+        return answer
+      }
+      checkPassword(input.password, '/body/password')
+      const passwordHash = await hashPassword(input.password)
+      return database.transaction(async (tx) => join(tx, await deps.accounts.insertUser(tx, inv.email, passwordHash, input.username), true))
     },
   }
 }

@@ -1,6 +1,10 @@
 // Failed log-ins slow down and then lock, per account and per client address, in the
 // `throttle_buckets` table so every server process sees the same counts. The account key is
 // a hash of the e-mail as typed: unknown e-mails are throttled exactly like real ones.
+//
+// Each attempt is reserved (counted as a failure) under a row lock before the password is
+// checked, and given back when it succeeds: attempts sent in parallel cannot all pass the check
+// before any of them is counted.
 import { eq, inArray, sql } from 'drizzle-orm'
 import type { Executor } from '../../core/db/database.ts'
 import { TooManyRequestsError } from '../../core/errors.ts'
@@ -26,41 +30,54 @@ export const addressKey = (ip: string) => `login:ip:${ip}`
 
 type Bucket = typeof throttleBuckets.$inferSelect
 
+const windowOver = (bucket: Bucket, policy: ThrottlePolicy, now: Date) => now.getTime() - bucket.windowStart.getTime() > policy.windowMinutes * 60_000
+
 function waitSeconds(bucket: Bucket, policy: ThrottlePolicy, now: Date): number {
-  if (now.getTime() - bucket.windowStart.getTime() > policy.windowMinutes * 60_000) return 0
+  // A lock runs its full time even when the counting window ends first.
   if (bucket.lockedUntil && bucket.lockedUntil > now) return Math.ceil((bucket.lockedUntil.getTime() - now.getTime()) / 1000)
+  if (windowOver(bucket, policy, now)) return 0
   if (bucket.count < policy.freeFailures) return 0
   const delay = Math.min(policy.maxDelaySeconds, 2 ** (bucket.count - policy.freeFailures))
   const ready = bucket.lastFailureAt.getTime() + delay * 1000
   return ready > now.getTime() ? Math.ceil((ready - now.getTime()) / 1000) : 0
 }
 
-/** Refuses (429, Retry-After) while any of the keys must wait or is locked. */
-export async function checkThrottle(tx: Executor, keys: [string, ThrottlePolicy][], now: Date): Promise<void> {
-  const found = await tx.select().from(throttleBuckets).where(inArray(throttleBuckets.key, keys.map(([k]) => k)))
-  let wait = 0
-  for (const [key, policy] of keys) {
-    const bucket = found.find((b) => b.key === key)
-    if (bucket) wait = Math.max(wait, waitSeconds(bucket, policy, now))
-  }
-  if (wait > 0) throw new TooManyRequestsError(`too many failed sign-ins: try again in ${wait} s`, wait)
-}
-
-export async function recordFailure(tx: Executor, key: string, policy: ThrottlePolicy, now: Date): Promise<void> {
-  const windowEdge = new Date(now.getTime() - policy.windowMinutes * 60_000)
-  const lockUntil = new Date(now.getTime() + policy.lockMinutes * 60_000)
+/**
+ * Counts one attempt against each key, or refuses it (429, Retry-After) while any key must wait
+ * or is locked. Call in its own short transaction before checking the password.
+ */
+export async function reserveAttempt(tx: Executor, keys: [string, ThrottlePolicy][], now: Date): Promise<void> {
+  const names = keys.map(([k]) => k).sort() // one lock order, so two reservations cannot deadlock
   await tx
     .insert(throttleBuckets)
-    .values({ key, count: 1, windowStart: now, lastFailureAt: now, lockedUntil: null })
-    .onConflictDoUpdate({
-      target: throttleBuckets.key,
-      set: {
-        count: sql`case when ${throttleBuckets.windowStart} < ${windowEdge} then 1 else ${throttleBuckets.count} + 1 end`,
-        windowStart: sql`case when ${throttleBuckets.windowStart} < ${windowEdge} then ${now} else ${throttleBuckets.windowStart} end`,
+    .values(names.map((key) => ({ key, count: 0, windowStart: now, lastFailureAt: new Date(0), lockedUntil: null })))
+    .onConflictDoNothing()
+  const found = await tx.select().from(throttleBuckets).where(inArray(throttleBuckets.key, names)).orderBy(throttleBuckets.key).for('update')
+  let wait = 0
+  for (const [key, policy] of keys) wait = Math.max(wait, waitSeconds(found.find((b) => b.key === key)!, policy, now))
+  if (wait > 0) throw new TooManyRequestsError(`too many failed sign-ins: try again in ${wait} s`, wait)
+  for (const [key, policy] of keys) {
+    const bucket = found.find((b) => b.key === key)!
+    const fresh = windowOver(bucket, policy, now)
+    const count = fresh ? 1 : bucket.count + 1
+    await tx
+      .update(throttleBuckets)
+      .set({
+        count,
+        windowStart: fresh ? now : bucket.windowStart,
         lastFailureAt: now,
-        lockedUntil: sql`case when ${throttleBuckets.windowStart} >= ${windowEdge} and ${throttleBuckets.count} + 1 >= ${policy.lockAfter} then ${lockUntil} else ${throttleBuckets.lockedUntil} end`,
-      },
-    })
+        lockedUntil: count >= policy.lockAfter ? new Date(now.getTime() + policy.lockMinutes * 60_000) : bucket.lockedUntil,
+      })
+      .where(eq(throttleBuckets.key, key))
+  }
+}
+
+/** Gives a reserved attempt back: it turned out not to be a failure (e.g. a second factor is asked for). */
+export async function releaseAttempt(tx: Executor, key: string): Promise<void> {
+  await tx
+    .update(throttleBuckets)
+    .set({ count: sql`greatest(${throttleBuckets.count} - 1, 0)` })
+    .where(eq(throttleBuckets.key, key))
 }
 
 export async function clearThrottle(tx: Executor, key: string): Promise<void> {
