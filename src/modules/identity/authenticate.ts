@@ -64,9 +64,11 @@ export function createAuthenticator(opts: AuthOptions): Authenticator & {
   const { database, clock } = opts
   const keyCache = new LRUCache<string, KeyEntry | { missing: true }>({ max: 20_000, ttl: opts.cacheMs })
   const sessionCache = new LRUCache<string, SessionEntry | { missing: true }>({ max: 20_000, ttl: opts.cacheMs })
+  // lru-cache reads ttl 0 as "never expires": AUTH_CACHE_TTL_MS=0 must mean "do not cache".
+  const caching = opts.cacheMs > 0
   const limiter = createRateLimiter()
   const usage = createUsageRecorder({ database, log: opts.log })
-  const sweep = setInterval(() => limiter.sweep(Date.now()), 60_000)
+  const sweep = setInterval(() => limiter.sweep(clock().getTime()), 60_000)
   sweep.unref()
 
   async function loadKey(hash: string): Promise<KeyEntry | { missing: true }> {
@@ -113,7 +115,7 @@ export function createAuthenticator(opts: AuthOptions): Authenticator & {
     let entry = keyCache.get(hash)
     if (!entry) {
       entry = await loadKey(hash)
-      keyCache.set(hash, entry)
+      if (caching) keyCache.set(hash, entry)
     }
     if ('missing' in entry) throw new UnauthorizedError('this API key is not known')
     if (entry.revoked) throw new UnauthorizedError('this API key was revoked')
@@ -138,7 +140,7 @@ export function createAuthenticator(opts: AuthOptions): Authenticator & {
     let entry = sessionCache.get(hash)
     if (!entry) {
       entry = await loadSession(hash)
-      sessionCache.set(hash, entry)
+      if (caching) sessionCache.set(hash, entry)
     }
     const now = clock()
     if ('missing' in entry || !entry.active) throw new UnauthorizedError('this session has ended: sign in again')
