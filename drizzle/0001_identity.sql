@@ -21,11 +21,14 @@ CREATE TABLE "api_usage" (
 	"id" bigint PRIMARY KEY GENERATED ALWAYS AS IDENTITY (sequence name "api_usage_id_seq" INCREMENT BY 1 MINVALUE 1 MAXVALUE 9223372036854775807 START WITH 1 CACHE 1),
 	"api_key_id" uuid NOT NULL,
 	"organization_id" uuid NOT NULL,
+	"minute" timestamp with time zone NOT NULL,
 	"endpoint" text NOT NULL,
 	"method" text NOT NULL,
 	"status_code" integer NOT NULL,
-	"response_time_ms" integer NOT NULL,
-	"timestamp" timestamp with time zone NOT NULL
+	"request_count" integer NOT NULL,
+	"response_time_ms_total" bigint NOT NULL,
+	"response_time_ms_max" integer NOT NULL,
+	"response_time_histogram" integer[] NOT NULL
 );
 --> statement-breakpoint
 CREATE TABLE "backup_codes" (
@@ -150,7 +153,7 @@ ALTER TABLE "sessions" ADD CONSTRAINT "sessions_user_id_users_id_fk" FOREIGN KEY
 CREATE UNIQUE INDEX "api_keys_hash_key" ON "api_keys" USING btree ("key_hash");--> statement-breakpoint
 CREATE INDEX "api_keys_org_idx" ON "api_keys" USING btree ("organization_id","created_at","id");--> statement-breakpoint
 CREATE INDEX "api_keys_prefix_idx" ON "api_keys" USING btree ("prefix");--> statement-breakpoint
-CREATE INDEX "api_usage_key_idx" ON "api_usage" USING btree ("api_key_id","timestamp");--> statement-breakpoint
+CREATE UNIQUE INDEX "api_usage_rollup_key" ON "api_usage" USING btree ("api_key_id","minute","method","endpoint","status_code");--> statement-breakpoint
 CREATE UNIQUE INDEX "backup_codes_code_key" ON "backup_codes" USING btree ("code_hash");--> statement-breakpoint
 CREATE INDEX "backup_codes_user_unused_idx" ON "backup_codes" USING btree ("user_id","is_used");--> statement-breakpoint
 CREATE UNIQUE INDEX "invitations_token_key" ON "invitations" USING btree ("token_hash");--> statement-breakpoint

@@ -45,7 +45,7 @@ export interface Authenticator {
    * may set response headers (RateLimit-*).
    */
   authenticate(req: FastifyRequest, reply: FastifyReply): Promise<Caller | null>
-  /** Called after each answer to an authenticated API request (usage accounting). */
+  /** Called after each answer to an API request (usage accounting). */
   recordResponse?(req: FastifyRequest, reply: FastifyReply): void
   close?(): Promise<void>
 }
@@ -140,7 +140,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     route.schema = { ...route.schema, security: access.public ? [] : [{ bearer: access.scope ? [access.scope] : [] }] } as typeof route.schema
   })
   app.addHook('onResponse', async (req, reply) => {
-    if (req.ctx?.credential) authenticator.recordResponse?.(req, reply)
+    if (req.url.startsWith('/api/')) authenticator.recordResponse?.(req, reply)
     deps.metrics.httpDuration.observe(
       { method: req.method, route: req.routeOptions.url ?? 'unmatched', status: String(reply.statusCode) },
       reply.elapsedTime / 1000,

@@ -316,6 +316,38 @@ describe('usage', () => {
     expect((await get(`/api/v1/api-keys/${k.id}`, owner.headers)).json().last_used_at).toBe(lastAt)
   })
 
+  it('rolls requests up per minute with timings, and counts those refused for the rate limit', async () => {
+    nextMinute()
+    const k = await newKey({ scopes: ['jobs:read'], rate_limit_per_minute: 2 })
+    for (const expected of [200, 200, 429, 429]) expect((await get('/api/v1/jobs', bearer(k.key))).statusCode).toBe(expected)
+    nextMinute()
+    expect((await get('/api/v1/jobs', bearer(k.key))).statusCode).toBe(200)
+    await new Promise((resolve) => setImmediate(resolve))
+    const usage = (await get(`/api/v1/api-keys/${k.id}/usage`, owner.headers)).json()
+    expect(usage).toMatchObject({ requests: 5, errors: 2, by_status: [{ status_class: '2xx', requests: 3 }, { status_class: '4xx', requests: 2 }] })
+    expect(usage.p95_response_time_ms).toBeGreaterThan(0)
+    expect(usage.max_response_time_ms).toBeGreaterThanOrEqual(0)
+    expect(usage.avg_response_time_ms).toBeGreaterThanOrEqual(0)
+    // Two minutes with traffic, each one row per (method, endpoint, status).
+    const rows = await t.rt.database.db.execute(sql`select minute, status_code, request_count from api_usage where api_key_id = ${k.id} order by minute, status_code`)
+    expect((rows as unknown as { rows: { status_code: number; request_count: number }[] }).rows.map((r) => [r.status_code, r.request_count])).toEqual([
+      [200, 2],
+      [429, 2],
+      [200, 1],
+    ])
+    // Only the minutes since `since` count.
+    const later = (await get(`/api/v1/api-keys/${k.id}/usage?since=${encodeURIComponent(now.toISOString())}`, owner.headers)).json()
+    expect(later.requests).toBe(1)
+  })
+
+  it("refuses a key sent with another organisation's X-Organization (403)", async () => {
+    const k = await newKey({ scopes: ['jobs:read'] })
+    const other = await signUp(t.app)
+    expect((await get('/api/v1/jobs', { ...bearer(k.key), 'x-organization': other.organization.slug })).statusCode).toBe(403)
+    expect((await get('/api/v1/jobs', { ...bearer(k.key), 'x-organization': owner.organization.slug })).statusCode).toBe(200)
+    expect((await get('/api/v1/jobs', { ...bearer(k.key), 'x-organization': owner.organization.id })).statusCode).toBe(200)
+  })
+
   it('a key nobody used has empty usage', async () => {
     const k = await newKey({ scopes: ['jobs:read'] })
     const usage = (await get(`/api/v1/api-keys/${k.id}/usage`, owner.headers)).json()

@@ -7,11 +7,22 @@ import { ForbiddenError, NotFoundError, ValidationError, type FieldError } from 
 import { listNewestFirst } from '../../core/http/pagination.ts'
 import { inOrg, orgOf } from '../../core/tenancy.ts'
 import { DEVICE_SCOPES, NOT_DELEGABLE, SCOPES } from '../../core/scopes.ts'
-import { apiKeys, apiUsage } from './identity.schema.ts'
+import { USAGE_BUCKETS_MS, apiKeys, apiUsage } from './identity.schema.ts'
 import { newApiKey } from './tokens.ts'
 import type { IdentityDeps } from './shared.ts'
 
 type ApiKeyRow = typeof apiKeys.$inferSelect
+
+/** The upper bound of the histogram bucket that holds quantile `q` (null: no requests; above the last bound: the largest bound). */
+function percentileBound(histogram: { i: number; n: number }[], total: number, q: number): number | null {
+  if (total === 0) return null
+  let seen = 0
+  for (const { i, n } of histogram) {
+    seen += n
+    if (seen >= q * total) return USAGE_BUCKETS_MS[i - 1] ?? USAGE_BUCKETS_MS[USAGE_BUCKETS_MS.length - 1]!
+  }
+  return null
+}
 
 export const toApiKeyView = (k: ApiKeyRow, now: Date) => ({
   id: k.id,
@@ -116,21 +127,36 @@ export function createApiKeys(deps: IdentityDeps) {
       return toApiKeyView(done, clock())
     },
 
-    /** Requests made with the key: totals, status classes, timings and the busiest endpoints. */
+    /**
+     * Requests made with the key: totals, status classes, timings and the busiest endpoints, from
+     * the per-minute rollups (so `since`/`until` are rounded to whole minutes, and p95 is the
+     * upper bound of the histogram bucket holding the 95th percentile).
+     */
     async usage(ctx: RequestContext, id: string, range: { since?: string | undefined; until?: string | undefined }) {
       await deps.cache.flushUsage()
       const key = await find(ctx, id)
-      const where = and(eq(apiUsage.apiKeyId, key.id), inOrg(apiUsage, ctx), range.since ? gte(apiUsage.timestamp, new Date(range.since)) : undefined, range.until ? lt(apiUsage.timestamp, new Date(range.until)) : undefined)
-      const [totals] = await rows<{ requests: number; errors: number; avg_ms: number | null; p95_ms: number | null; first: string | null; last: string | null }>(
+      const where = and(
+        eq(apiUsage.apiKeyId, key.id),
+        inOrg(apiUsage, ctx),
+        range.since ? gte(apiUsage.minute, sql`date_trunc('minute', ${new Date(range.since)}::timestamptz)`) : undefined,
+        range.until ? lt(apiUsage.minute, new Date(range.until)) : undefined,
+      )
+      const [totals] = await rows<{ requests: number; errors: number; total_ms: number | null; max_ms: number | null; first: string | null; last: string | null }>(
         database.db,
-        sql`select count(*)::int as requests, count(*) filter (where status_code >= 400)::int as errors,
-                   round(avg(response_time_ms)::numeric, 1)::float8 as avg_ms,
-                   percentile_cont(0.95) within group (order by response_time_ms)::float8 as p95_ms,
-                   min(timestamp) as first, max(timestamp) as last
+        sql`select coalesce(sum(request_count), 0)::int as requests,
+                   coalesce(sum(request_count) filter (where status_code >= 400), 0)::int as errors,
+                   sum(response_time_ms_total)::float8 as total_ms, max(response_time_ms_max) as max_ms,
+                   min(minute) as first, max(minute) as last
             from ${apiUsage} where ${where}`,
       )
+      const histogram = await rows<{ i: number; n: number }>(
+        database.db,
+        sql`select i, sum(response_time_histogram[i])::int as n
+            from ${apiUsage} cross join generate_series(1, ${USAGE_BUCKETS_MS.length + 1}) as i
+            where ${where} group by i order by i`,
+      )
       const byStatus = await database.db
-        .select({ status_class: sql<string>`(${apiUsage.statusCode} / 100)::text || 'xx'`, requests: sql<number>`count(*)::int` })
+        .select({ status_class: sql<string>`(${apiUsage.statusCode} / 100)::text || 'xx'`, requests: sql<number>`sum(${apiUsage.requestCount})::int` })
         .from(apiUsage)
         .where(where)
         .groupBy(sql`1`)
@@ -139,24 +165,25 @@ export function createApiKeys(deps: IdentityDeps) {
         .select({
           method: apiUsage.method,
           endpoint: apiUsage.endpoint,
-          requests: sql<number>`count(*)::int`,
-          errors: sql<number>`(count(*) filter (where ${apiUsage.statusCode} >= 400))::int`,
-          avg_ms: sql<number>`round(avg(${apiUsage.responseTimeMs})::numeric, 1)::float8`,
+          requests: sql<number>`sum(${apiUsage.requestCount})::int`,
+          errors: sql<number>`(coalesce(sum(${apiUsage.requestCount}) filter (where ${apiUsage.statusCode} >= 400), 0))::int`,
+          avg_ms: sql<number>`round((sum(${apiUsage.responseTimeMsTotal})::numeric / sum(${apiUsage.requestCount})), 1)::float8`,
         })
         .from(apiUsage)
         .where(where)
         .groupBy(apiUsage.method, apiUsage.endpoint)
-        .orderBy(sql`count(*) desc`, apiUsage.endpoint)
+        .orderBy(sql`sum(${apiUsage.requestCount}) desc`, apiUsage.endpoint)
         .limit(50)
       const t = totals!
       return {
         api_key_id: key.id,
         requests: t.requests,
         errors: t.errors,
-        avg_response_time_ms: t.avg_ms,
-        p95_response_time_ms: t.p95_ms,
+        avg_response_time_ms: t.requests ? Math.round((t.total_ms! / t.requests) * 10) / 10 : null,
+        p95_response_time_ms: percentileBound(histogram, t.requests, 0.95),
+        max_response_time_ms: t.max_ms,
         first_request_at: t.first ? new Date(t.first).toISOString() : null,
-        last_request_at: t.last ? new Date(t.last).toISOString() : null,
+        last_request_at: key.lastUsedAt?.toISOString() ?? null,
         last_used_at: key.lastUsedAt?.toISOString() ?? null,
         by_status: byStatus,
         by_endpoint: byEndpoint,

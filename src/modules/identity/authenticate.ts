@@ -3,7 +3,7 @@
 // usually costs no database round trip; revoking in this process evicts at once, and every
 // other process drops its copy within `cacheMs`.
 import type { FastifyReply, FastifyRequest } from 'fastify'
-import { and, eq, sql } from 'drizzle-orm'
+import { and, eq } from 'drizzle-orm'
 import { LRUCache } from 'lru-cache'
 import type { Database } from '../../core/db/database.ts'
 import { ForbiddenError, TooManyRequestsError, UnauthorizedError } from '../../core/errors.ts'
@@ -27,6 +27,7 @@ export interface AuthOptions {
 interface KeyEntry {
   id: string
   organizationId: string
+  organizationSlug: string
   userId: string
   scopes: string[]
   deviceId: string | null
@@ -67,15 +68,17 @@ export function createAuthenticator(opts: AuthOptions): Authenticator & {
   // lru-cache reads ttl 0 as "never expires": AUTH_CACHE_TTL_MS=0 must mean "do not cache".
   const caching = opts.cacheMs > 0
   const limiter = createRateLimiter()
+  const refused = new WeakMap<FastifyRequest, { id: string; organizationId: string }>()
   const usage = createUsageRecorder({ database, log: opts.log })
   const sweep = setInterval(() => limiter.sweep(clock().getTime()), 60_000)
   sweep.unref()
 
   async function loadKey(hash: string): Promise<KeyEntry | { missing: true }> {
     const [row] = await database.db
-      .select({ key: apiKeys, role: memberships.role, userActive: users.isActive })
+      .select({ key: apiKeys, role: memberships.role, userActive: users.isActive, slug: organizations.slug })
       .from(apiKeys)
       .innerJoin(users, eq(users.id, apiKeys.userId))
+      .innerJoin(organizations, eq(organizations.id, apiKeys.organizationId))
       .leftJoin(memberships, and(eq(memberships.organizationId, apiKeys.organizationId), eq(memberships.userId, apiKeys.userId)))
       .where(eq(apiKeys.keyHash, hash))
     if (!row) return { missing: true }
@@ -83,6 +86,7 @@ export function createAuthenticator(opts: AuthOptions): Authenticator & {
     return {
       id: k.id,
       organizationId: k.organizationId,
+      organizationSlug: row.slug,
       userId: k.userId,
       scopes: row.userActive ? effectiveKeyScopes(k.scopes, row.role, k.deviceId) : [],
       deviceId: k.deviceId,
@@ -126,8 +130,14 @@ export function createAuthenticator(opts: AuthOptions): Authenticator & {
     reply.header('ratelimit-limit', String(rate.limit))
     reply.header('ratelimit-remaining', String(rate.remaining))
     reply.header('ratelimit-reset', String(rate.resetSeconds))
-    if (!rate.allowed) throw new TooManyRequestsError(`this API key may make ${rate.limit} requests a minute`, rate.resetSeconds)
-    void req
+    if (!rate.allowed) {
+      refused.set(req, { id: entry.id, organizationId: entry.organizationId })
+      throw new TooManyRequestsError(`this API key may make ${rate.limit} requests a minute`, rate.resetSeconds)
+    }
+    const wanted = req.headers['x-organization']
+    if (typeof wanted === 'string' && wanted !== '' && wanted.toLowerCase() !== entry.organizationId && wanted.toLowerCase() !== entry.organizationSlug) {
+      throw new ForbiddenError(`this API key belongs to another organisation than "${wanted}"`)
+    }
     return {
       actor: { type: 'api_key', id: entry.id },
       organizationId: entry.organizationId,
@@ -191,15 +201,17 @@ export function createAuthenticator(opts: AuthOptions): Authenticator & {
     },
     recordResponse(req, reply) {
       const c = req.ctx.credential
-      if (c?.kind !== 'api_key' || !req.ctx.organizationId) return
+      // A key's own requests, and those refused for its rate limit (which never got a context).
+      const key = c?.kind === 'api_key' ? { id: c.id, organizationId: req.ctx.organizationId } : refused.get(req)
+      if (!key?.organizationId) return
       usage.record({
-        api_key_id: c.id,
-        organization_id: req.ctx.organizationId,
-        endpoint: req.routeOptions.url ?? req.url.split('?')[0]!,
+        apiKeyId: key.id,
+        organizationId: key.organizationId,
+        endpoint: req.routeOptions.url ?? 'unmatched',
         method: req.method,
-        status_code: reply.statusCode,
-        response_time_ms: Math.round(reply.elapsedTime),
-        timestamp: clock().toISOString(),
+        statusCode: reply.statusCode,
+        responseTimeMs: Math.round(reply.elapsedTime),
+        at: clock(),
       })
     },
     async close() {
@@ -219,4 +231,3 @@ export function createAuthenticator(opts: AuthOptions): Authenticator & {
     flushUsage: () => usage.flush(),
   }
 }
-void sql

@@ -191,6 +191,14 @@ export const apiKeys = pgTable(
   ],
 )
 
+/** Upper bounds (ms) of the response-time histogram buckets; the last bucket is everything slower. */
+export const USAGE_BUCKETS_MS = [1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000] as const
+
+/**
+ * Seed 004 `api_usage`, rolled up: one row per key, minute, method, endpoint and status with the
+ * request count, total and largest response time and a histogram (USAGE_BUCKETS_MS + overflow),
+ * rather than one row per request (docs/data-model.md gives the measured reason).
+ */
 export const apiUsage = pgTable(
   'api_usage',
   {
@@ -199,13 +207,16 @@ export const apiUsage = pgTable(
       .notNull()
       .references(() => apiKeys.id, { onDelete: 'cascade' }),
     organizationId: uuid('organization_id').notNull(),
+    minute: tstz('minute').notNull(),
     endpoint: text('endpoint').notNull(),
     method: text('method').notNull(),
     statusCode: integer('status_code').notNull(),
-    responseTimeMs: integer('response_time_ms').notNull(),
-    timestamp: tstz('timestamp').notNull(),
+    requestCount: integer('request_count').notNull(),
+    responseTimeMsTotal: bigint('response_time_ms_total', { mode: 'number' }).notNull(),
+    responseTimeMsMax: integer('response_time_ms_max').notNull(),
+    responseTimeHistogram: integer('response_time_histogram').array().notNull(),
   },
-  (t) => [index('api_usage_key_idx').on(t.apiKeyId, t.timestamp)],
+  (t) => [uniqueIndex('api_usage_rollup_key').on(t.apiKeyId, t.minute, t.method, t.endpoint, t.statusCode)],
 )
 
 /** Seed 003 `ThrottleBucket`: failed-login counters shared by every server process. */

@@ -211,4 +211,17 @@ describe('two-factor authentication (TOTP)', () => {
     const only = (await t.app.inject({ method: 'GET', url: '/api/v1/events?type=auth.totp_enabled', headers: owner.headers })).json() as { data: unknown[] }
     expect(only.data).toHaveLength(1)
   })
+
+  it('guessing codes to manage two-factor is throttled like sign-in (429 after 3 wrong codes)', async () => {
+    coolDown()
+    const enrol = (await post('/enroll')).json() as { secret: string }
+    secret = enrol.secret
+    for (let i = 0; i < 3; i++) expectProblem(await post('/confirm', { code: wrongCode() }), 422, '/problems/validation', '/body/code')
+    const refused = await post('/confirm', { code: codeNow() })
+    expectProblem(refused, 429, '/problems/rate-limited')
+    coolDown()
+    nextStep()
+    const ok = await post('/confirm', { code: codeNow() })
+    expect(ok.statusCode, ok.body).toBe(200)
+  })
 })

@@ -6,6 +6,7 @@ import type { Executor } from '../../core/db/database.ts'
 import { ConflictError, ValidationError } from '../../core/errors.ts'
 import { backupCodes, users } from './identity.schema.ts'
 import { auditUserEvent, currentUser, type IdentityDeps, type UserRow } from './shared.ts'
+import { ACCOUNT_POLICY, clearThrottle, releaseAttempt, reserveAttempt } from './throttle.ts'
 import { matchTotpStep, newTotpSecret, totpQrSvg, totpUri } from './totp.ts'
 import { newBackupCode, normaliseBackupCode, sha256 } from './tokens.ts'
 
@@ -25,6 +26,26 @@ export function createTwoFactor(deps: IdentityDeps) {
       .where(and(eq(users.id, user.id), sql`(${users.totpLastStep} is null or ${users.totpLastStep} < ${step})`))
       .returning({ id: users.id })
     if (taken.length === 0) throw badCode('this authenticator code was already used: wait for the next one')
+  }
+
+  /**
+   * Runs `fn` (which spends a code) under the same throttle as sign-in, keyed by the user:
+   * a session cannot guess codes to turn two-factor off or mint backup codes.
+   */
+  async function withCode<T>(ctx: RequestContext, fn: (tx: Executor, user: UserRow) => Promise<T>): Promise<T> {
+    const key = `totp:${ctx.credential?.userId ?? ''}`
+    await database.transaction((tx) => reserveAttempt(tx, [[key, ACCOUNT_POLICY]], clock()))
+    try {
+      return await database.transaction(async (tx) => {
+        const result = await fn(tx, await currentUser(tx, ctx))
+        await clearThrottle(tx, key)
+        return result
+      })
+    } catch (err) {
+      // Only a wrong code counts; "already on" and the like give the attempt back.
+      if (!(err instanceof ValidationError)) await database.transaction((tx) => releaseAttempt(tx, key))
+      throw err
+    }
   }
 
   async function replaceBackupCodes(tx: Executor, userId: string): Promise<string[]> {
@@ -48,8 +69,7 @@ export function createTwoFactor(deps: IdentityDeps) {
     },
 
     async confirm(ctx: RequestContext, code: string) {
-      const codes = await database.transaction(async (tx) => {
-        const user = await currentUser(tx, ctx)
+      const codes = await withCode(ctx, async (tx, user) => {
         if (user.totpEnabled) throw new ConflictError('two-factor authentication is already on')
         if (!user.totpSecret) throw new ConflictError('enrol first: POST /api/v1/auth/totp/enroll')
         await spendCode(tx, user, code)
@@ -62,8 +82,7 @@ export function createTwoFactor(deps: IdentityDeps) {
     },
 
     async regenerateBackupCodes(ctx: RequestContext, code: string) {
-      const codes = await database.transaction(async (tx) => {
-        const user = await currentUser(tx, ctx)
+      const codes = await withCode(ctx, async (tx, user) => {
         if (!user.totpEnabled) throw new ConflictError('two-factor authentication is off')
         await spendCode(tx, user, code)
         const codes = await replaceBackupCodes(tx, user.id)
@@ -74,8 +93,7 @@ export function createTwoFactor(deps: IdentityDeps) {
     },
 
     async disable(ctx: RequestContext, code: string) {
-      await database.transaction(async (tx) => {
-        const user = await currentUser(tx, ctx)
+      await withCode(ctx, async (tx, user) => {
         if (!user.totpEnabled) throw new ConflictError('two-factor authentication is already off')
         await spendCode(tx, user, code)
         await tx.update(users).set({ totpEnabled: false, totpSecret: null, totpLastStep: null }).where(eq(users.id, user.id))
