@@ -33,7 +33,8 @@ async function serveStratum(noDb: boolean) {
   const { createApp, openRuntime } = await import('../src/core/runtime.ts')
   const { createLogger } = await import('../src/core/observability/logger.ts')
   const { enqueueJobs } = await import('../src/core/jobs/jobs.service.ts')
-  type Authenticate = import('../src/core/http/app.ts').Authenticate
+  const { ROLE_SCOPES } = await import('../src/core/scopes.ts')
+  type Authenticator = import('../src/core/http/app.ts').Authenticator
 
   const config = loadConfig({ STRATUM_DATA_DIR: mkdtempSync(join(tmpdir(), 'stratum-http-bench-')), LOG_LEVEL: 'silent' })
   const log = createLogger('silent', { pretty: false })
@@ -43,16 +44,21 @@ async function serveStratum(noDb: boolean) {
   const ctx = { requestId: 'bench', traceId: '0af7651916cd43dd8448eb211c80319c', actor: { type: 'user' as const, id: USER }, organizationId: ORG }
   // 12 jobs, so that the page is full (10 rows) and carries a next_cursor.
   await database.transaction((tx) => enqueueJobs(tx, ctx, Array.from({ length: 12 }, (_, i) => ({ type: 'report.build', params: { report: `weekly-${i}` } }))))
-  // The shape the identity module will have: a bearer token checked against a credential.
-  const authenticate: Authenticate = async (req) =>
-    req.headers.authorization === `Bearer ${TOKEN}` ? { organizationId: ORG, actor: { type: 'user', id: USER } } : null
-  const app = await createApp(rt, authenticate)
+  // A constant bearer token: this bench measures the HTTP stack; bench/auth.bench.ts measures
+  // the identity module's real authentication.
+  const authenticator: Authenticator = {
+    authenticate: async (req) =>
+      req.headers.authorization === `Bearer ${TOKEN}`
+        ? { organizationId: ORG, actor: { type: 'user', id: USER }, credential: { kind: 'session', id: USER, userId: USER, deviceId: null, scopes: ROLE_SCOPES.owner } }
+        : null,
+  }
+  const app = await createApp(rt, authenticator)
   if (noDb) {
     const { JobSchema } = await import('../src/core/jobs/jobs.routes.ts')
     const { pageOf } = await import('../src/core/http/pagination.ts')
     const { orgOf } = await import('../src/core/tenancy.ts')
     const body = constantBody()
-    app.get(NODB_PATH.split('?')[0]!, { schema: { response: { 200: pageOf(JobSchema) } } }, async (req) => {
+    app.get(NODB_PATH.split('?')[0]!, { config: { scope: 'jobs:read' }, schema: { response: { 200: pageOf(JobSchema) } } }, async (req) => {
       orgOf(req.ctx)
       return body as never
     })

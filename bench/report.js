@@ -1,6 +1,7 @@
 // Prints the comparison table (markdown) of a bench/results/*.jsonl file: medians with ranges.
 //   node bench/report.js bench/results/jobs-<time>.jsonl
 //   node bench/report.js bench/results/http-<time>.jsonl
+//   node bench/report.js bench/results/auth-<time>.jsonl
 import { readFileSync } from 'node:fs'
 
 const lines = readFileSync(process.argv[2], 'utf8').split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l))
@@ -41,7 +42,18 @@ if (lines.some((l) => l.queue)) {
   console.log('\nworker CPU per job after start-up (µs, median of drain runs): ' + ps.map((p) => `${p} proc: Stratum ${Math.round(cpu('stratum', 'drain', p))}, graphile-worker ${Math.round(cpu('graphile-worker', 'drain', p))}`).join('; '))
 }
 
-if (lines.some((l) => l.server)) {
+if (lines.some((l) => l.server === 'api-key')) {
+  const pick = (server) => lines.filter((l) => l.server === server && l.reqPerSec !== undefined)
+  console.log('\n| route | req/s | latency p50 ms | latency p99 ms | authenticated / not |')
+  console.log('|---|---|---|---|---|')
+  const row = (name, xs, r) => console.log(`| ${name} | ${fmt(xs.map((x) => x.reqPerSec))} | ${median(xs.map((x) => x.p50))} | ${median(xs.map((x) => x.p99))} | ${r} |`)
+  for (const [suffix, label] of [['', 'GET jobs?limit=10 (PGlite query)'], ['-nodb', 'same response schema, constant page (no query)']]) {
+    const k = pick(`api-key${suffix}`)
+    const n = pick(`no-auth${suffix}`)
+    row(`${label}, no authentication`, n, '1.00x')
+    row(`${label}, API key`, k, `**${ratio(k.map((x) => x.reqPerSec), n.map((x) => x.reqPerSec))}**`)
+  }
+} else if (lines.some((l) => l.server)) {
   const pick = (server) => lines.filter((l) => l.server === server && l.reqPerSec !== undefined)
   const s = pick('stratum')
   const b = pick('bare')

@@ -3,7 +3,7 @@
 import { eq, type SQL } from 'drizzle-orm'
 import type { PgColumn } from 'drizzle-orm/pg-core'
 import type { RequestContext } from './context.ts'
-import { UnauthorizedError } from './errors.ts'
+import { NotFoundError, UnauthorizedError } from './errors.ts'
 
 export function orgOf(ctx: RequestContext): string {
   if (!ctx.organizationId || !ctx.actor) throw new UnauthorizedError('sign in to an organisation to use this resource')
@@ -12,4 +12,14 @@ export function orgOf(ctx: RequestContext): string {
 
 export function inOrg(table: { organizationId: PgColumn }, ctx: RequestContext): SQL {
   return eq(table.organizationId, orgOf(ctx))
+}
+
+/**
+ * A device key acts for one device entity only: any other device is invisible to it (404), as
+ * another organisation's rows are. Routes that take a device id (readings, device events,
+ * commands) call this; other credentials pass.
+ */
+export function assertDeviceAccess(ctx: RequestContext, deviceId: string): void {
+  const own = ctx.credential?.deviceId
+  if (own && own !== deviceId) throw new NotFoundError(`device ${deviceId} not found`)
 }

@@ -1,6 +1,6 @@
 // Accounts: sign-up, log-in (with a second factor), log-out, sessions, login history, password
 // change and reset. Failed log-ins are recorded and throttled before the error is answered.
-import { and, desc, eq, gt, isNull, lt, ne, sql } from 'drizzle-orm'
+import { and, desc, eq, gt, isNull, ne, sql } from 'drizzle-orm'
 import type { RequestContext } from '../../core/context.ts'
 import { ConflictError, DomainError, ForbiddenError, NotFoundError, UnauthorizedError, ValidationError } from '../../core/errors.ts'
 import { uniqueSlug } from '../../core/behaviours/slug.ts'
@@ -316,16 +316,7 @@ export function createAccounts(deps: IdentityDeps) {
     }
   }
 
-  /** Removes expired sessions, resets and throttle rows (daily job). */
-  async function purgeExpired() {
-    const cutoff = new Date(clock().getTime() - 30 * 86_400_000)
-    await database.transaction(async (tx) => {
-      await tx.delete(passwordResets).where(lt(passwordResets.expiresAt, cutoff))
-      await tx.delete(sessions).where(lt(sessions.expiresAt, cutoff))
-    })
-  }
-
-  return { signup, login, signIn, logout: (ctx: RequestContext) => endSession(ctx, ctx.credential!.id, 'auth.logged_out'), revokeSession: (ctx: RequestContext, id: string) => endSession(ctx, id, 'auth.session_revoked'), listSessions, listLoginHistory, changePassword, createPasswordReset, resetPassword, me, insertUser, purgeExpired }
+  return { signup, login, signIn, logout: (ctx: RequestContext) => endSession(ctx, ctx.credential!.id, 'auth.logged_out'), revokeSession: (ctx: RequestContext, id: string) => endSession(ctx, id, 'auth.session_revoked'), listSessions, listLoginHistory, changePassword, createPasswordReset, resetPassword, me, insertUser }
 }
 
 export type Accounts = ReturnType<typeof createAccounts>

@@ -59,17 +59,6 @@ export const identityModule: StratumModule = {
     return {
       routes: identity.routes,
       authenticator: identity.authenticator,
-      jobs: [
-        {
-          type: 'identity.purge_expired',
-          timeoutMs: 60_000,
-          backoffMs: 60_000,
-          async run() {
-            await identity.accounts.purgeExpired()
-            return { ok: true }
-          },
-        },
-      ],
     }
   },
 }
