@@ -22,6 +22,8 @@ export interface Config {
   sessionMaxAgeHours: number
   authCacheTtlMs: number
   apiKeyDefaultRateLimit: number
+  /** Fastify's trustProxy: false, true, a hop count, or addresses/CIDRs of trusted proxies. */
+  trustProxy: boolean | number | string[]
 }
 
 interface Variable {
@@ -49,6 +51,7 @@ export const VARIABLES: readonly Variable[] = [
   { name: 'SESSION_MAX_AGE_HOURS', default: '720', meaning: 'A session ends this long after sign-in, however active (30 days)' },
   { name: 'AUTH_CACHE_TTL_MS', default: '5000', meaning: 'How long a process caches a key or session; revocation reaches other processes within this time' },
   { name: 'API_KEY_DEFAULT_RATE_LIMIT', default: '600', meaning: 'Requests a minute for an API key created without rate_limit_per_minute' },
+  { name: 'TRUST_PROXY', default: 'false', meaning: 'Behind a reverse proxy: true, a hop count, or comma-separated proxy addresses/CIDRs whose X-Forwarded-For is believed (client addresses feed sign-in throttling and the login history)' },
   { name: 'SHUTDOWN_TIMEOUT_MS', default: '10000', meaning: 'On SIGTERM/SIGINT, how long in-flight requests and running jobs may take to finish' },
 ]
 
@@ -70,6 +73,15 @@ function bool(env: NodeJS.ProcessEnv, name: string, fallback: boolean): boolean 
   if (['1', 'true', 'yes', 'on'].includes(raw.toLowerCase())) return true
   if (['0', 'false', 'no', 'off'].includes(raw.toLowerCase())) return false
   throw new ConfigError(`${name} must be true or false, got "${raw}"`)
+}
+
+function trustProxy(raw: string | undefined): boolean | number | string[] {
+  if (raw === undefined || raw === '' || ['false', '0', 'no', 'off'].includes(raw.toLowerCase())) return false
+  if (['true', 'yes', 'on'].includes(raw.toLowerCase())) return true
+  if (/^[1-9]\d?$/.test(raw)) return Number(raw)
+  const list = raw.split(',').map((s) => s.trim()).filter(Boolean)
+  if (list.every((a) => /^[0-9a-fA-F:.]+(\/\d{1,3})?$/.test(a))) return list
+  throw new ConfigError(`TRUST_PROXY must be true, false, a hop count or comma-separated addresses/CIDRs, got "${raw}"`)
 }
 
 const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']
@@ -101,5 +113,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Confi
     sessionMaxAgeHours: int(env, 'SESSION_MAX_AGE_HOURS', 720, 1, 87_600),
     authCacheTtlMs: int(env, 'AUTH_CACHE_TTL_MS', 5000, 0, 300_000),
     apiKeyDefaultRateLimit: int(env, 'API_KEY_DEFAULT_RATE_LIMIT', 600, 1, 10_000_000),
+    trustProxy: trustProxy(env.TRUST_PROXY),
   })
 }

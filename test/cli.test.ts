@@ -140,13 +140,18 @@ describe.runIf(!onPostgres())('stratum serve on the embedded database', () => {
 describe('operators without the API', () => {
   it('admin create-user, api-keys create and admin reset-password work against a server started afterwards', async () => {
     const env = { STRATUM_DATA_DIR: mkdtempSync(join(tmpdir(), 'stratum-cli-')), LOG_LEVEL: 'warn' }
-    const created = await run(['admin', 'create-user', '--email', 'ops@example.com', '--organization', 'Plant Ops', '--password-stdin'], env, 'first password 1\n')
+    const created = await run(['admin', 'create-user', '--email', 'ops@example.com', '--new-organization', 'Plant Ops', '--password-stdin'], env, 'first password 1\n')
     expect(created.code, created.stderr).toBe(0)
     expect(created.stdout).toMatch(/^created user ops@example.com \(.+\) as owner of plant-ops/)
     expect(created.stdout).not.toContain('password (shown once)')
     const again = await run(['admin', 'create-user', '--email', 'OPS@example.com', '--organization', 'plant-ops'], env)
     expect(again.code).toBe(1)
     expect(again.stderr).toContain('already a member')
+    // A name is never taken for an existing organisation's slug: joining one needs --organization.
+    const unknown = await run(['admin', 'create-user', '--email', 'x@example.com', '--organization', 'Plant Ops'], env)
+    expect(unknown.code).toBe(1)
+    expect(unknown.stderr).toContain('no organisation has the slug')
+    expect((await run(['admin', 'create-user', '--email', 'x@example.com'], env)).code).toBe(2)
     const key = await run(['api-keys', 'create', '--email', 'ops@example.com', '--organization', 'plant-ops', '--name', 'ci', '--scopes', 'jobs:read,events:read'], env)
     expect(key.code, key.stderr).toBe(0)
     expect(key.stdout).toMatch(/^stratum_[0-9A-Za-z]{38}\n$/)

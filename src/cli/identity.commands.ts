@@ -41,17 +41,18 @@ async function readStdin(): Promise<string> {
 
 export const identityCommands: Record<string, Command> = {
   'admin create-user': {
-    summary: 'Create a user in an organisation (the organisation too, when no slug matches)',
-    usage: 'stratum admin create-user --email E --organization NAME|SLUG [--role owner|admin|editor|viewer] [--username U] [--password-stdin]',
+    summary: 'Create a user (or take an existing one) and make them a member of an organisation',
+    usage: 'stratum admin create-user --email E (--organization SLUG | --new-organization NAME) [--role owner|admin|editor|viewer] [--username U] [--password-stdin]',
     options: {
       email: { type: 'string', help: "The user's e-mail" },
-      organization: { type: 'string', help: 'Slug of an existing organisation, or the name of a new one' },
+      organization: { type: 'string', help: 'Slug of an existing organisation' },
+      'new-organization': { type: 'string', help: 'Name of an organisation to create' },
       role: { type: 'string', help: 'owner (default), admin, editor or viewer' },
       username: { type: 'string', help: 'Username (default: from the e-mail)' },
       'password-stdin': { type: 'boolean', help: 'Read the password from standard input (otherwise one is generated and printed once)' },
     },
     async run(args) {
-      const problem = required(args.values, 'email', 'organization')
+      const problem = required(args.values, 'email') ?? (!args.values.organization === !args.values['new-organization'] ? 'give --organization SLUG or --new-organization NAME (one of them)' : null)
       const role = (args.values.role ?? 'owner') as Role
       if (problem || !ROLES.includes(role)) {
         process.stderr.write(`${problem ?? `--role must be one of ${ROLES.join(', ')}`}\n`)
@@ -61,7 +62,8 @@ export const identityCommands: Record<string, Command> = {
       return withIdentity(args, async (identity) => {
         const made = await identity.operators.createUser({
           email: args.values.email as string,
-          organization: args.values.organization as string,
+          organization: args.values.organization as string | undefined,
+          newOrganization: args.values['new-organization'] as string | undefined,
           role,
           password,
           username: args.values.username as string | undefined,

@@ -29,8 +29,11 @@ export const SCOPES: readonly string[] = [...RESOURCES.flatMap((r) => [`${r}:rea
 /** Scopes that do not act inside an organisation, so a request needs none selected. */
 export const UNSCOPED_TO_ORGANIZATION: ReadonlySet<string> = new Set(['self', 'account'])
 
-/** Scopes an API key can never carry, whoever creates it. */
-export const NOT_DELEGABLE: ReadonlySet<string> = new Set(['account', 'owner', 'device'])
+/**
+ * Scopes an API key can never carry, whoever creates it. `api_keys:write` among them: a key that
+ * could mint keys would outlive its own revocation or expiry through the keys it made.
+ */
+export const NOT_DELEGABLE: ReadonlySet<string> = new Set(['account', 'owner', 'device', 'api_keys:write'])
 
 const reads = RESOURCES.map((r) => `${r}:read`)
 const writes = RESOURCES.map((r) => `${r}:write`)

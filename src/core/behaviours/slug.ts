@@ -22,8 +22,9 @@ export async function uniqueSlug(
   scope: SQL,
   name: string,
   exceptId?: string,
+  maxLength = 80,
 ): Promise<string> {
-  const base = slugify(name)
+  const base = slugify(name, maxLength)
   const taken = (await tx
     .select({ slug: table.slug })
     .from(table)

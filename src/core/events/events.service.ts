@@ -102,7 +102,7 @@ export async function listEvents(db: Executor, ctx: RequestContext, f: EventFilt
   if (f.until) where.push(lt(events.timestamp, new Date(f.until)))
   const ascending = f.sort === 'timestamp'
   if (f.cursor) {
-    const [ts, id] = decodeCursor(f.cursor, ['string', 'number']) as [string, number]
+    const [ts, id] = decodeCursor(f.cursor, ['timestamp', 'number']) as [string, number]
     where.push(ascending ? sql`(${events.timestamp}, ${events.id}) > (${ts}::timestamptz, ${id})` : sql`(${events.timestamp}, ${events.id}) < (${ts}::timestamptz, ${id})`)
   }
   const order = ascending ? [asc(events.timestamp), asc(events.id)] : [desc(events.timestamp), desc(events.id)]

@@ -18,7 +18,7 @@ import type { Metrics } from '../observability/metrics.ts'
 import { BadRequestError, ForbiddenError, UnauthorizedError } from '../errors.ts'
 import { UNSCOPED_TO_ORGANIZATION } from '../scopes.ts'
 import { continueTrace, traceparentOf } from './trace.ts'
-import { sendProblem, toProblem } from './problem.ts'
+import { ProblemSchema, sendProblem, toProblem } from './problem.ts'
 import { healthRoutes } from './health.routes.ts'
 import { eventRoutes } from '../events/events.routes.ts'
 import { jobRoutes } from '../jobs/jobs.routes.ts'
@@ -64,7 +64,7 @@ declare module 'fastify' {
 }
 
 export interface AppDeps {
-  config: Pick<Config, 'bodyLimitBytes' | 'fileMaxBytes'>
+  config: Pick<Config, 'bodyLimitBytes' | 'fileMaxBytes' | 'trustProxy'>
   database: Database
   log: Logger
   metrics: Metrics
@@ -87,8 +87,29 @@ function ajv(coerce: boolean) {
     coerceTypes: coerce ? 'array' : false,
   })
   ;(addFormats as unknown as (a: Ajv) => void)(instance)
+  // RFC 3339 as ajv-formats reads it, but only instants a Date and PostgreSQL can hold: no leap
+  // second (23:59:60), no year 0000.
+  const rfc3339 = /^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$/
+  instance.addFormat('date-time', { type: 'string', validate: (v: string) => rfc3339.test(v) && !v.startsWith('0000') && !Number.isNaN(Date.parse(v)) && !/[Tt ]\d{2}:\d{2}:60/.test(v) })
   return instance
 }
+
+/** Whether a JSON text holds a NUL in some string (only parsed when the escape appears at all). */
+function containsNul(text: string): boolean {
+  let found = false
+  try {
+    JSON.parse(text, (_k, v: unknown) => {
+      if (typeof v === 'string' && v.includes('\0')) found = true
+      return v
+    })
+  } catch {
+    return false // not JSON: the parser answers that
+  }
+  return found
+}
+
+/** An API request: by its matched route when there is one (the router decodes the path), else by its URL. */
+const isApiRequest = (req: FastifyRequest) => (req.routeOptions.url ?? req.url).startsWith('/api/')
 
 export async function buildApp(deps: AppDeps): Promise<App> {
   const app = Fastify({
@@ -100,6 +121,8 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     },
     return503OnClosing: true,
     forceCloseConnections: 'idle',
+    // A hop count is documented Fastify behaviour its typings omit.
+    trustProxy: deps.config.trustProxy as boolean | string[],
   }).withTypeProvider<TypeBoxTypeProvider>() as unknown as App
 
   // Bodies are validated strictly (no type coercion); path and query strings are coerced.
@@ -107,6 +130,17 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   const coercing = ajv(true)
   app.setValidatorCompiler(({ schema, httpPart }) => (httpPart === 'body' ? strict : coercing).compile(schema))
 
+  // JSON bodies: PostgreSQL text cannot hold NUL, so a string containing one is refused up front
+  // (400) rather than failing half-way into a write. Fastify's own parser does the rest.
+  const defaultJson = app.getDefaultJsonParser('error', 'error')
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (req, body, done) => {
+    const text = body as string
+    if (text.includes('\\u0000') && containsNul(text)) {
+      done(new BadRequestError('JSON strings may not contain NUL (\\u0000)', [{ path: '/body', message: 'contains \\u0000' }]), undefined)
+      return
+    }
+    defaultJson(req, text, done)
+  })
   app.decorateRequest('ctx', null as unknown as RequestContext)
   const authenticator: Authenticator = deps.authenticator ?? { authenticate: async () => null }
   app.addHook('onRequest', async (req, reply) => {
@@ -114,13 +148,20 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     req.ctx = { requestId: String(req.id), traceId: trace.traceId, actor: null, organizationId: null }
     reply.header('x-request-id', String(req.id))
     reply.header('traceparent', traceparentOf(trace))
-    if (!req.url.startsWith('/api/')) return
+    // Decided on the matched route, not the raw URL: `/%61pi/v1/...` or an absolute-form request
+    // line reaches the same handler and must meet the same check.
+    if (!isApiRequest(req)) return
     // Every API route needs a caller holding the route's scope unless it says otherwise
     // (config.public), checked here, before any validation or handler runs.
     const access = (req.routeOptions.config ?? {}) as RouteAccess
+    if (access.public) {
+      // A public route (sign-up, log-in) works for anyone; a stale token sent along is ignored.
+      const caller = await authenticator.authenticate(req, reply).catch(() => null)
+      if (caller) req.ctx = { ...req.ctx, actor: caller.actor, organizationId: caller.organizationId, credential: caller.credential }
+      return
+    }
     const caller = await authenticator.authenticate(req, reply)
     if (caller) req.ctx = { ...req.ctx, actor: caller.actor, organizationId: caller.organizationId, credential: caller.credential }
-    if (access.public) return
     if (!caller) throw new UnauthorizedError('this request needs Authorization: Bearer <session token or API key>')
     if (req.routeOptions.url === undefined) return // no such route: the not-found handler answers
     if (!access.scope) throw new ForbiddenError('this route declares no scope, so nobody may call it')
@@ -137,10 +178,13 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   app.addHook('onRoute', (route) => {
     if (!route.url.startsWith('/api/')) return
     const access = (route.config ?? {}) as RouteAccess
-    route.schema = { ...route.schema, security: access.public ? [] : [{ bearer: access.scope ? [access.scope] : [] }] } as typeof route.schema
+    // Every authenticated route may answer 403 (scope) and 429 (the key's rate limit).
+    const response = route.schema?.response as Record<string, unknown> | undefined
+    const more = response && !access.public ? { response: { 403: ProblemSchema, 429: ProblemSchema, ...response } } : {}
+    route.schema = { ...route.schema, ...more, security: access.public ? [] : [{ bearer: access.scope ? [access.scope] : [] }] } as typeof route.schema
   })
   app.addHook('onResponse', async (req, reply) => {
-    if (req.url.startsWith('/api/')) authenticator.recordResponse?.(req, reply)
+    if (isApiRequest(req)) authenticator.recordResponse?.(req, reply)
     deps.metrics.httpDuration.observe(
       { method: req.method, route: req.routeOptions.url ?? 'unmatched', status: String(reply.statusCode) },
       reply.elapsedTime / 1000,

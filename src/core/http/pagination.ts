@@ -20,8 +20,16 @@ export function encodeCursor(key: KeyPart[]): string {
   return Buffer.from(JSON.stringify({ v: 1, k: key })).toString('base64url')
 }
 
+const CURSOR_PART = {
+  string: (p: unknown) => typeof p === 'string',
+  number: (p: unknown) => typeof p === 'number' && Number.isFinite(p),
+  // what timestampKey writes, and nothing the database could refuse to cast
+  timestamp: (p: unknown) => typeof p === 'string' && /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$/.test(p) && !Number.isNaN(Date.parse(p)) && p >= '0001',
+  uuid: (p: unknown) => typeof p === 'string' && /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(p),
+}
+
 /** Decodes a cursor into its key; `shape` says what each part must be. */
-export function decodeCursor(cursor: string, shape: ('string' | 'number')[]): KeyPart[] {
+export function decodeCursor(cursor: string, shape: (keyof typeof CURSOR_PART)[]): KeyPart[] {
   const bad = () => new BadRequestError('cursor is not valid; start again without it', [{ path: '/query/cursor', message: 'is not a cursor this list issued' }])
   let parsed: unknown
   try {
@@ -30,9 +38,9 @@ export function decodeCursor(cursor: string, shape: ('string' | 'number')[]): Ke
     throw bad()
   }
   const key = (parsed as { v?: unknown; k?: unknown } | null)?.k
-  if ((parsed as { v?: unknown }).v !== 1 || !Array.isArray(key) || key.length !== shape.length) throw bad()
+  if ((parsed as { v?: unknown } | null)?.v !== 1 || !Array.isArray(key) || key.length !== shape.length) throw bad()
   key.forEach((part, i) => {
-    if (typeof part !== shape[i] || (typeof part === 'number' && !Number.isFinite(part))) throw bad()
+    if (!CURSOR_PART[shape[i]!](part)) throw bad()
   })
   return key as KeyPart[]
 }
@@ -67,7 +75,7 @@ export async function listNewestFirst<T extends PgTable & NewestFirst>(
 ): Promise<{ data: T['$inferSelect'][]; next_cursor: string | null }> {
   const conditions = [...where]
   if (page.cursor) {
-    const [ts, id] = decodeCursor(page.cursor, ['string', 'string']) as [string, string]
+    const [ts, id] = decodeCursor(page.cursor, ['timestamp', 'uuid']) as [string, string]
     conditions.push(sql`(${table.createdAt}, ${table.id}) < (${ts}::timestamptz, ${id}::uuid)`)
   }
   const found = (await db

@@ -46,7 +46,8 @@ export function createAccounts(deps: IdentityDeps) {
       const [user] = await tx.insert(users).values({ email: email.trim(), username: name, passwordHash }).returning()
       return user!
     } catch (err) {
-      if (isUniqueViolation(err)) throw new ConflictError('an account with this e-mail or username already exists')
+      if (isUniqueViolation(err, 'users_email_key')) throw new ConflictError('an account with this e-mail already exists: sign in, or reset its password')
+      if (isUniqueViolation(err, 'users_username_key') && username) throw new ConflictError(`the username ${username} is taken`, { field: 'username' })
       throw err
     }
   }
@@ -55,9 +56,20 @@ export function createAccounts(deps: IdentityDeps) {
     if (!deps.settings.signupOpen) throw new ForbiddenError('open sign-up is turned off here: ask an administrator of your organisation for an invitation')
     checkPassword(input.password, '/body/password')
     const passwordHash = await hashPassword(input.password)
+    // Two sign-ups racing for one slug or derived username: the loser picks again.
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await createOwner(ctx, input, passwordHash, client)
+      } catch (err) {
+        if (attempt >= 3 || !(isUniqueViolation(err, 'organizations_slug_key') || (isUniqueViolation(err, 'users_username_key') && !input.username))) throw err
+      }
+    }
+  }
+
+  async function createOwner(ctx: RequestContext, input: { organization_name: string; email: string; username?: string | undefined }, passwordHash: string, client: Client) {
     return database.transaction(async (tx) => {
       const user = await insertUser(tx, input.email, passwordHash, input.username)
-      const slug = await uniqueSlug(tx, organizations, sql`true`, input.organization_name.slice(0, 50))
+      const slug = await uniqueSlug(tx, organizations, sql`true`, input.organization_name, undefined, 50)
       const [org] = await tx
         .insert(organizations)
         .values({ name: input.organization_name, slug, settings: { unit_system: 'SI', time_zone: 'UTC' } })
@@ -95,10 +107,12 @@ export function createAccounts(deps: IdentityDeps) {
     const keys: [string, ThrottlePolicy][] = [[accountKey(email), ACCOUNT_POLICY], ...(client.ip ? [[addressKey(client.ip), ADDRESS_POLICY] as [string, ThrottlePolicy]] : [])]
     const factor = input.backup_code ? '+backup_code' : input.totp_code ? '+totp' : ''
     const method = `${via === 'invitation' ? 'invitation+' : ''}password${factor}`
+    // What was typed is kept only when it is an account's e-mail: a password pasted into the
+    // e-mail field must not end up stored.
     const record = (tx: Executor, userId: string | null, success: boolean, failureReason: string | null) =>
       tx
         .insert(loginHistory)
-        .values({ userId, email: email.slice(0, 320), ipAddress: client.ip, userAgent: client.userAgent?.slice(0, 1000) ?? null, loginMethod: method, success, failureReason, timestamp: now })
+        .values({ userId, email: userId ? email.slice(0, 320) : `unknown:${sha256(email).slice(0, 16)}`, ipAddress: client.ip, userAgent: client.userAgent?.slice(0, 1000) ?? null, loginMethod: method, success, failureReason, timestamp: now })
         .returning({ id: loginHistory.id })
     const findUser = (exec: Executor) => exec.select().from(users).where(sql`lower(${users.email}) = ${email}`)
 
@@ -188,7 +202,7 @@ export function createAccounts(deps: IdentityDeps) {
     const userId = ctx.credential!.userId
     const conditions = [eq(sessions.userId, userId)]
     if (page.cursor) {
-      const [ts, id] = decodeCursor(page.cursor, ['string', 'string']) as [string, string]
+      const [ts, id] = decodeCursor(page.cursor, ['timestamp', 'uuid']) as [string, string]
       conditions.push(sql`(${sessions.createdAt}, ${sessions.id}) < (${ts}::timestamptz, ${id}::uuid)`)
     }
     const found = await database.db
@@ -222,7 +236,7 @@ export function createAccounts(deps: IdentityDeps) {
     const userId = ctx.credential!.userId
     const conditions = [eq(loginHistory.userId, userId)]
     if (page.cursor) {
-      const [ts, id] = decodeCursor(page.cursor, ['string', 'string']) as [string, string]
+      const [ts, id] = decodeCursor(page.cursor, ['timestamp', 'uuid']) as [string, string]
       conditions.push(sql`(${loginHistory.timestamp}, ${loginHistory.id}) < (${ts}::timestamptz, ${id}::uuid)`)
     }
     const found = await database.db
@@ -251,6 +265,7 @@ export function createAccounts(deps: IdentityDeps) {
   async function replacePassword(tx: Executor, ctx: RequestContext, userId: string, passwordHash: string, keep: string | null, via: string) {
     const now = clock()
     await tx.update(users).set({ passwordHash, passwordChangedAt: now }).where(eq(users.id, userId))
+    await tx.update(passwordResets).set({ usedAt: now }).where(and(eq(passwordResets.userId, userId), isNull(passwordResets.usedAt)))
     await tx
       .update(sessions)
       .set({ isActive: false, loggedOutAt: now })
@@ -289,15 +304,22 @@ export function createAccounts(deps: IdentityDeps) {
 
   async function resetPassword(ctx: RequestContext, input: { token: string; new_password: string }) {
     checkPassword(input.new_password, '/body/new_password')
-    const passwordHash = await hashPassword(input.new_password)
     const now = clock()
+    const invalid = () => new ValidationError('this reset token is unknown, used or expired', [{ path: '/body/token', message: 'is unknown, used or expired' }])
+    // The token is checked before the (deliberately slow) hash, so nobody makes us hash for free.
+    const [live] = await database.db
+      .select({ id: passwordResets.id })
+      .from(passwordResets)
+      .where(and(eq(passwordResets.tokenHash, sha256(input.token)), isNull(passwordResets.usedAt), gt(passwordResets.expiresAt, now)))
+    if (!live) throw invalid()
+    const passwordHash = await hashPassword(input.new_password)
     const userId = await database.transaction(async (tx) => {
       const [used] = await tx
         .update(passwordResets)
         .set({ usedAt: now })
         .where(and(eq(passwordResets.tokenHash, sha256(input.token)), isNull(passwordResets.usedAt), gt(passwordResets.expiresAt, now)))
         .returning({ userId: passwordResets.userId })
-      if (!used) throw new ValidationError('this reset token is unknown, used or expired', [{ path: '/body/token', message: 'is unknown, used or expired' }])
+      if (!used) throw invalid()
       await replacePassword(tx, { ...ctx, actor: { type: 'user', id: used.userId } }, used.userId, passwordHash, null, 'reset')
       await clearThrottle(tx, accountKey((await tx.select({ e: users.email }).from(users).where(eq(users.id, used.userId)))[0]!.e))
       return used.userId
@@ -307,9 +329,12 @@ export function createAccounts(deps: IdentityDeps) {
 
   async function me(ctx: RequestContext) {
     const user = await currentUser(database.db, ctx)
-    const orgs = await organizationsOf(database.db, user.id)
+    // A key acts in one organisation: it does not show the creator's others (nor, for a device
+    // key, who the creator is).
+    const viaKey = ctx.credential!.kind === 'api_key'
+    const orgs = (await organizationsOf(database.db, user.id)).filter((o) => !viaKey || o.organization.id === ctx.organizationId)
     return {
-      user: toUserView(user),
+      user: ctx.credential!.deviceId ? null : toUserView(user),
       organizations: orgs.map((o) => ({ ...toOrganizationView(o.organization), role: o.role })),
       organization_id: ctx.organizationId,
       credential: { kind: ctx.credential!.kind, id: ctx.credential!.id, scopes: [...ctx.credential!.scopes], device_id: ctx.credential!.deviceId },

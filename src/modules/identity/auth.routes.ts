@@ -32,7 +32,8 @@ export const OrganizationSchema = Type.Object({
 })
 
 const Email = Type.String({ format: 'email', maxLength: 320 })
-const Password = Type.String({ minLength: 1, maxLength: PASSWORD_MAX, description: `8 to ${PASSWORD_MAX} characters` })
+const Password = Type.String({ minLength: 1, maxLength: PASSWORD_MAX, description: `at most ${PASSWORD_MAX} characters` })
+const NewPassword = Type.String({ minLength: 1, maxLength: PASSWORD_MAX, description: `8 to ${PASSWORD_MAX} characters (the service names the field when it is shorter)` })
 const Code = Type.String({ pattern: '^[0-9]{6}$', description: 'The 6-digit code the authenticator app shows now' })
 const SessionAnswer = Type.Object({ token: Type.String({ description: 'Bearer token; shown only here' }), expires_at: Timestamp() })
 const SignedUp = Type.Object({ token: Type.String(), expires_at: Timestamp(), user: UserSchema, organization: OrganizationSchema })
@@ -112,7 +113,7 @@ export const authRoutes: FastifyPluginAsyncTypebox<{ accounts: Accounts; organiz
         operationId: 'changePassword',
         tags,
         summary: 'Change my password (ends my other sessions)',
-        body: Strict({ current_password: Password, new_password: Password }),
+        body: Strict({ current_password: Password, new_password: NewPassword }),
         response: { 204: Type.Null(), ...problems(422, 429) },
       },
     },
@@ -129,7 +130,7 @@ export const authRoutes: FastifyPluginAsyncTypebox<{ accounts: Accounts; organiz
         operationId: 'resetPassword',
         tags,
         summary: 'Set a new password with a single-use reset token (from `stratum admin reset-password`); ends every session',
-        body: Strict({ token: Type.String({ minLength: 1, maxLength: 200 }), new_password: Password }),
+        body: Strict({ token: Type.String({ minLength: 1, maxLength: 200 }), new_password: NewPassword }),
         response: { 204: Type.Null(), ...problems(422) },
       },
     },
@@ -168,7 +169,7 @@ export const authRoutes: FastifyPluginAsyncTypebox<{ accounts: Accounts; organiz
         summary: 'Who I am, my organisations and roles, and what this credential may do',
         response: {
           200: Type.Object({
-            user: UserSchema,
+            user: Nullable(UserSchema),
             organizations: Type.Array(Type.Object({ ...OrganizationSchema.properties, role: StringEnum(ROLES) })),
             organization_id: Nullable(Uuid('The organisation this request acts in')),
             credential: Type.Object({ kind: StringEnum(['session', 'api_key'] as const), id: Uuid(), scopes: Type.Array(Type.String()), device_id: Nullable(Uuid()) }),

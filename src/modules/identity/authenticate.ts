@@ -50,7 +50,8 @@ const TOUCH_EVERY_MS = 60_000
 /** A key's scopes, narrowed to what its creator's current role still allows. */
 export function effectiveKeyScopes(keyScopes: readonly string[], role: Role | null, deviceId: string | null): string[] {
   if (!role) return []
-  if (deviceId) return [...DEVICE_SCOPES]
+  // A device key lives only while its creator may still provision devices.
+  if (deviceId) return ROLE_SCOPES[role].includes('assets:write') ? [...DEVICE_SCOPES] : []
   const allowed = new Set(ROLE_SCOPES[role])
   return ['self', ...keyScopes.filter((s) => allowed.has(s) && s !== 'self')]
 }

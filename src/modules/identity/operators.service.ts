@@ -3,8 +3,8 @@
 import { randomBytes } from 'node:crypto'
 import { and, eq, sql } from 'drizzle-orm'
 import { systemContext, type RequestContext } from '../../core/context.ts'
-import { ConflictError, NotFoundError } from '../../core/errors.ts'
-import { slugify, uniqueSlug } from '../../core/behaviours/slug.ts'
+import { ConflictError, NotFoundError, ValidationError } from '../../core/errors.ts'
+import { uniqueSlug } from '../../core/behaviours/slug.ts'
 import { ROLE_SCOPES } from '../../core/scopes.ts'
 import { memberships, organizations, users, type Role } from './identity.schema.ts'
 import { checkPassword, hashPassword } from './passwords.ts'
@@ -17,11 +17,13 @@ export function createOperators(deps: IdentityDeps & { accounts: Accounts }) {
 
   return {
     /**
-     * Creates the user (or finds them by e-mail) and makes them a member of the organisation
-     * whose slug is `organization`, creating it under that name when there is none. Returns the
-     * password when one was generated.
+     * Creates the user (or finds them by e-mail) and makes them a member of an existing
+     * organisation (`organization`: its slug) or of a new one (`newOrganization`: its name).
+     * Never both: a name that happens to match another tenant's slug must not join it. Returns
+     * the password when one was generated.
      */
-    async createUser(input: { email: string; organization: string; role: Role; password?: string | undefined; username?: string | undefined }) {
+    async createUser(input: { email: string; organization?: string | undefined; newOrganization?: string | undefined; role: Role; password?: string | undefined; username?: string | undefined }) {
+      if (!input.organization === !input.newOrganization) throw new ValidationError('name an existing organisation (its slug) or a new one, not both', [{ path: '--organization', message: 'or --new-organization is required' }])
       const generated = input.password === undefined ? randomBytes(18).toString('base64url') : null
       const password = input.password ?? generated!
       checkPassword(password, '--password-stdin')
@@ -29,11 +31,16 @@ export function createOperators(deps: IdentityDeps & { accounts: Accounts }) {
       return database.transaction(async (tx) => {
         const ctx = systemContext()
         const [existing] = await tx.select().from(users).where(sql`lower(${users.email}) = ${normaliseEmail(input.email)}`)
+        if (existing && input.password !== undefined) throw new ConflictError(`${existing.email} already has an account; its password is not changed here (use admin reset-password)`)
         const user = existing ?? (await deps.accounts.insertUser(tx, input.email, passwordHash, input.username))
-        let [org] = await tx.select().from(organizations).where(eq(organizations.slug, slugify(input.organization, 50)))
-        if (!org) {
-          const slug = await uniqueSlug(tx, organizations, sql`true`, input.organization.slice(0, 50))
-          ;[org] = await tx.insert(organizations).values({ name: input.organization, slug, settings: { unit_system: 'SI', time_zone: 'UTC' } }).returning()
+        let org: typeof organizations.$inferSelect | undefined
+        if (input.organization) {
+          ;[org] = await tx.select().from(organizations).where(eq(organizations.slug, input.organization.toLowerCase()))
+          if (!org) throw new NotFoundError(`no organisation has the slug ${input.organization} (create one with --new-organization NAME)`)
+        } else {
+          const name = input.newOrganization!
+          const slug = await uniqueSlug(tx, organizations, sql`true`, name, undefined, 50)
+          ;[org] = await tx.insert(organizations).values({ name, slug, settings: { unit_system: 'SI', time_zone: 'UTC' } }).returning()
           await deps.events.appendEvent(tx, { ...ctx, organizationId: org!.id }, { type: 'organization.created', entityType: 'organization', entityId: org!.id, data: { name: org!.name, slug } })
         }
         const [member] = await tx.select().from(memberships).where(and(eq(memberships.organizationId, org!.id), eq(memberships.userId, user.id)))

@@ -308,7 +308,7 @@ describe('with open sign-up turned off', () => {
 
     // The first owner comes from the operator, as `stratum admin create-user` makes them.
     const ownerEmail = uniqueEmail('owner')
-    const made = await createIdentity(t.rt).operators.createUser({ email: ownerEmail, organization: 'Closed Org', role: 'owner', password: PASSWORD })
+    const made = await createIdentity(t.rt).operators.createUser({ email: ownerEmail, newOrganization: 'Closed Org', role: 'owner', password: PASSWORD })
 
     const login = await api('POST', '/auth/login', {}, { email: ownerEmail, password: PASSWORD })
     expect(login.status).toBe(200)

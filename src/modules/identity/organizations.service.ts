@@ -6,7 +6,7 @@ import type { Executor } from '../../core/db/database.ts'
 import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from '../../core/errors.ts'
 import { listNewestFirst } from '../../core/http/pagination.ts'
 import { inOrg, orgOf } from '../../core/tenancy.ts'
-import { invitations, memberships, organizations, users, type OrganizationSettings, type Role } from './identity.schema.ts'
+import { apiKeys, invitations, memberships, organizations, users, type OrganizationSettings, type Role } from './identity.schema.ts'
 import { checkPassword, hashPassword } from './passwords.ts'
 import { newOpaqueToken, sha256 } from './tokens.ts'
 import { openSession, toOrganizationView, toUserView, type Client, type IdentityDeps } from './shared.ts'
@@ -51,6 +51,9 @@ export function createOrganizations(deps: IdentityDeps & { accounts: Accounts })
     if (!m) throw new NotFoundError(`member ${userId} not found`)
     return m
   }
+
+  /** Serialises membership changes of one organisation, so two owners cannot demote each other at once. */
+  const lockOrganization = (tx: Executor, ctx: RequestContext) => tx.select({ id: organizations.id }).from(organizations).where(eq(organizations.id, orgOf(ctx))).for('update')
 
   async function keepsAnOwner(tx: Executor, ctx: RequestContext, leaving: string) {
     const [{ n }] = (await tx
@@ -106,6 +109,7 @@ export function createOrganizations(deps: IdentityDeps & { accounts: Accounts })
 
     async changeRole(ctx: RequestContext, userId: string, role: Role) {
       const view = await database.transaction(async (tx) => {
+        await lockOrganization(tx, ctx)
         const m = await memberOf(tx, ctx, userId)
         requireOwnerFor(ctx, m.role, role)
         if (m.role === role) return memberView(m)
@@ -120,10 +124,16 @@ export function createOrganizations(deps: IdentityDeps & { accounts: Accounts })
 
     async removeMember(ctx: RequestContext, userId: string) {
       await database.transaction(async (tx) => {
+        await lockOrganization(tx, ctx)
         const m = await memberOf(tx, ctx, userId)
         requireOwnerFor(ctx, m.role)
         if (m.role === 'owner') await keepsAnOwner(tx, ctx, userId)
         await tx.delete(memberships).where(and(inOrg(memberships, ctx), eq(memberships.userId, userId)))
+        // Their keys in this organisation end with the membership; a later re-invitation must not revive them.
+        await tx
+          .update(apiKeys)
+          .set({ isActive: false, revokedAt: clock() })
+          .where(and(inOrg(apiKeys, ctx), eq(apiKeys.userId, userId), eq(apiKeys.isActive, true)))
         await deps.events.appendEvent(tx, ctx, { type: 'membership.removed', entityType: 'user', entityId: userId, data: { role: m.role } })
       })
       deps.cache.forgetUser(userId)
@@ -167,7 +177,7 @@ export function createOrganizations(deps: IdentityDeps & { accounts: Accounts })
         if (!row) throw new NotFoundError(`invitation ${id} not found`)
         if (row.acceptedAt) throw new ConflictError('this invitation was already accepted: remove the member instead')
         if (row.revokedAt) return toInvitationView(row, clock())
-        const [done] = await tx.update(invitations).set({ revokedAt: clock() }).where(eq(invitations.id, id)).returning()
+        const [done] = await tx.update(invitations).set({ revokedAt: clock() }).where(and(inOrg(invitations, ctx), eq(invitations.id, id))).returning()
         await deps.events.appendEvent(tx, ctx, { type: 'invitation.revoked', entityType: 'invitation', entityId: id, data: { email: row.email } })
         return toInvitationView(done!, clock())
       })
@@ -191,6 +201,13 @@ export function createOrganizations(deps: IdentityDeps & { accounts: Accounts })
       if (!inv) throw new ValidationError('this invitation is unknown, used, revoked or expired', [{ path: '/body/token', message: 'is unknown, used, revoked or expired' }])
 
       const join = async (tx: Executor, user: typeof users.$inferSelect, created: boolean) => {
+        // An invitation is only as good as its inviter's authority now: removed or demoted
+        // admins' invitations stop working.
+        const [inviter] = inv.invitedBy
+          ? await tx.select({ role: memberships.role }).from(memberships).where(and(eq(memberships.organizationId, inv.organizationId), eq(memberships.userId, inv.invitedBy)))
+          : []
+        const allowed = inviter && (inv.role === 'owner' ? inviter.role === 'owner' : inviter.role === 'owner' || inviter.role === 'admin')
+        if (!allowed) throw new ValidationError('this invitation is no longer valid: whoever sent it may no longer invite', [{ path: '/body/token', message: 'was sent by someone who may no longer invite' }])
         const taken = await tx
           .update(invitations)
           .set({ acceptedAt: now, acceptedBy: user.id })

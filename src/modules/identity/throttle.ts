@@ -26,7 +26,16 @@ export const ACCOUNT_POLICY: ThrottlePolicy = { freeFailures: 3, maxDelaySeconds
 export const ADDRESS_POLICY: ThrottlePolicy = { freeFailures: 20, maxDelaySeconds: 60, lockAfter: 100, lockMinutes: 15, windowMinutes: 60 }
 
 export const accountKey = (email: string) => `login:account:${sha256(email.trim().toLowerCase())}`
-export const addressKey = (ip: string) => `login:ip:${ip}`
+/** IPv4 addresses count one by one; IPv6 ones by /64, the block one subscriber usually holds. */
+export function addressKey(ip: string): string {
+  const v4 = ip.startsWith('::ffff:') ? ip.slice(7) : ip
+  if (!v4.includes(':')) return `login:ip:${v4}`
+  const [head, tail = ''] = v4.split('::')
+  const left = head ? head.split(':') : []
+  const right = tail ? tail.split(':') : []
+  const groups = v4.includes('::') ? [...left, ...Array(8 - left.length - right.length).fill('0'), ...right] : left
+  return `login:ip6:${groups.slice(0, 4).map((g) => g.toLowerCase().padStart(4, '0')).join(':')}::/64`
+}
 
 type Bucket = typeof throttleBuckets.$inferSelect
 
