@@ -10,6 +10,7 @@ import type { Authenticator } from '../core/http/app.ts'
 import type { JobHandler } from '../core/jobs/worker.ts'
 import type { Logger } from '../core/observability/logger.ts'
 import { identityModule } from './identity/index.ts'
+import { unitsModule } from './units/index.ts'
 
 export interface ModuleDeps {
   config: Readonly<Config>
@@ -34,4 +35,4 @@ export interface StratumModule {
   create(deps: ModuleDeps): ModuleInstance
 }
 
-export const modules: StratumModule[] = [identityModule]
+export const modules: StratumModule[] = [identityModule, unitsModule]
