@@ -1,6 +1,6 @@
 // The `stratum` command as a user runs it: a real process, real exit codes.
 import { spawn, type ChildProcess } from 'node:child_process'
-import { mkdtempSync } from 'node:fs'
+import { mkdtempSync, writeFileSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -208,4 +208,68 @@ describe.runIf(onPostgres())('stratum serve and worker on PostgreSQL', () => {
       await database.close()
     }
   })
+})
+
+describe('units from the command line', () => {
+  const env = { STRATUM_DATA_DIR: mkdtempSync(join(tmpdir(), 'stratum-cli-')), LOG_LEVEL: 'warn' }
+
+  it('units convert prints the value; unknown, ambiguous and cross-type units are exit 1 with the reason', async () => {
+    const psi = await run(['units', 'convert', '100', 'psi', 'kPa'], env)
+    expect(psi, psi.stderr).toMatchObject({ code: 0, stdout: '689.4757293168362\n' })
+    expect(await run(['units', 'convert', '--', '-40', 'degC', 'degF'], env)).toMatchObject({ code: 0 })
+    const unknown = await run(['units', 'convert', '1', 'furlong-per-fortnight', 'm/s'], env)
+    expect(unknown).toMatchObject({ code: 1, stdout: '' })
+    expect(unknown.stderr).toContain("no unit is named 'furlong-per-fortnight'")
+    const types = await run(['units', 'convert', '1', 'psi', 'degF'], env)
+    expect(types.code).toBe(1)
+    expect(types.stderr).toContain('Pressure and Temperature are different unit types')
+    const ambiguous = await run(['units', 'convert', '1', 'mpa', 'Pa'], env)
+    expect(ambiguous.code).toBe(1)
+    expect(ambiguous.stderr).toContain('ambiguous')
+    expect((await run(['units', 'convert', 'ten', 'psi', 'kPa'], env)).code).toBe(2)
+    expect((await run(['units', 'convert', '1', 'psi'], env)).code).toBe(2)
+  }, 120_000)
+
+  it('units list --type prints a table with the base marked', async () => {
+    const r = await run(['units', 'list', '--type', 'Pressure'], env)
+    expect(r.code, r.stderr).toBe(0)
+    const lines = r.stdout.trim().split('\n')
+    expect(lines[0]).toMatch(/^SYMBOL\s+NAME\s+EXTERNAL ID\s+BASE$/)
+    expect(lines.find((l) => l.includes('pressure:psi'))).toMatch(/^psi\s/)
+    expect(lines.filter((l) => l.endsWith('base'))).toEqual([expect.stringMatching(/^Pa\s.*pressure:pa\s+base$/)])
+    expect((await run(['units', 'list', '--type', 'Sweetness'], env)).code).toBe(1)
+  }, 120_000)
+
+  it('units import merges a file into an organisation and prints the report', async () => {
+    expect((await run(['admin', 'create-user', '--email', 'units@example.com', '--new-organization', 'Units Org'], env)).code).toBe(0)
+    const file = join(env.STRATUM_DATA_DIR, 'catalog.json')
+    writeFileSync(
+      file,
+      JSON.stringify({
+        quantities: [
+          { name: 'pressure', units: ['pascal', 'pound-force per square inch', 'kilopascal'] },
+          { name: 'permeability rock', units: ['teradarcy-API', 'darcy', 'millidarcy'] },
+        ],
+        units: [
+          { name: 'pascal', symbol: 'Pa', a: 1, b: 0, c: 0, d: 1 },
+          { name: 'pound-force per square inch', symbol: 'psi', a: 4.4482216152605, b: 0, c: 0, d: 0.00064516 },
+          { name: 'kilopascal', symbol: 'kPa', a: 1000, b: 0, c: 0, d: 1 },
+          { name: 'teradarcy-API', symbol: 'TD[API]', a: 1, b: 0, c: 0, d: 1 },
+          { name: 'darcy', symbol: 'D', a: 1e-12, b: 0, c: 0, d: 1.01325 },
+          { name: 'millidarcy', symbol: 'mD', a: 1e-15, b: 0, c: 0, d: 1.01325 },
+        ],
+      }),
+    )
+    const first = await run(['units', 'import', '--format', 'energistics', '--organization', 'units-org', file], env)
+    expect(first, first.stderr).toMatchObject({ code: 0, stdout: 'added 3, matched 3, skipped 0, types added 1\n' })
+    const again = await run(['units', 'import', '--format', 'energistics', '--organization', 'units-org', '--email', 'units@example.com', file], env)
+    expect(again).toMatchObject({ code: 0, stdout: 'added 0, matched 6, skipped 0, types added 0\n' })
+    // The global catalog is unchanged: convert and list do not see the organisation's millidarcy.
+    expect((await run(['units', 'convert', '1', 'mD', 'D'], env)).code).toBe(1)
+    const bad = await run(['units', 'import', '--format', 'cognite', '--organization', 'units-org', file], env)
+    expect(bad.code).toBe(1)
+    expect(bad.stderr).toContain('not a Cognite catalog')
+    expect((await run(['units', 'import', '--format', 'energistics', '--organization', 'nowhere', file], env)).stderr).toContain('no organisation "nowhere"')
+    expect((await run(['units', 'import', '--organization', 'units-org', file], env)).code).toBe(2)
+  }, 120_000)
 })

@@ -76,6 +76,19 @@ async function seedOrganisation() {
   const invitation = (await t.app.inject({ method: 'POST', url: '/api/v1/invitations', headers: a.headers, payload: { email: 'invitee@example.com', role: 'viewer' } })).json()
   const session = (await t.app.inject({ method: 'GET', url: '/api/v1/auth/sessions', headers: a.headers })).json().data[0]
   ownedByA.push(job.id, running.id, file.id, key.id, invitation.id, session.id, a.user.id)
+  // Units: A's own type (with its base unit), a unit of a catalog type, a category and a system with a default.
+  const asA = async (url: string, payload: Record<string, unknown>, method: 'POST' | 'PUT' = 'POST') => {
+    const res = await t.app.inject({ method, url: `/api/v1${url}`, headers: a.headers, payload })
+    expect(res.statusCode, `${url}: ${res.body}`).toBeLessThan(300)
+    return res.json() as { id: string }
+  }
+  const unitType = await asA('/unit-types', { name: 'Owned by A', external_id: 'owned_by_a' })
+  const baseUnit = await asA('/units', { type: unitType.id, name: 'a unit', symbol: 'au' })
+  const unit = await asA('/units', { type: 'Volume', name: 'thousand barrels of A', symbol: 'Mbbl', scale: 158.987294928 })
+  const category = await asA('/unit-categories', { name: 'Owned by A', type: unitType.id })
+  const system = await asA('/unit-systems', { name: 'Owned by A' })
+  await asA(`/unit-systems/${system.id}/defaults/${category.id}`, { unit: baseUnit.id }, 'PUT')
+  ownedByA.push(unitType.id, baseUnit.id, unit.id, category.id, system.id)
   expect(ownedByA.every((id) => typeof id === 'string')).toBe(true)
 }
 

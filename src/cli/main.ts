@@ -8,6 +8,7 @@ import { ChangedMigrationError, NewerDatabaseError, migrate } from '../core/db/m
 import { createLogger, type Logger } from '../core/observability/logger.ts'
 import { VERSION, createApp, openRuntime, seedDemo, startWorker, type Runtime } from '../core/runtime.ts'
 import { identityCommands } from './identity.commands.ts'
+import { unitsCommands } from './units.commands.ts'
 
 export const EXIT = { ok: 0, failure: 1, usage: 2, config: 3, database: 4 } as const
 
@@ -15,7 +16,9 @@ export interface Command {
   summary: string
   usage: string
   options?: Record<string, { type: 'boolean' | 'string'; short?: string; help: string }>
-  run(args: { values: Record<string, string | boolean | undefined>; config: Readonly<Config>; log: Logger }): Promise<number>
+  /** Arguments without a flag (`units convert 100 psi kPa`); other commands take none. */
+  positionals?: { min: number; max: number }
+  run(args: { values: Record<string, string | boolean | undefined>; positionals: string[]; config: Readonly<Config>; log: Logger }): Promise<number>
 }
 
 const envTable = () => VARIABLES.map((v) => `  ${v.name.padEnd(22)} ${v.meaning} (default ${v.default})`).join('\n')
@@ -85,6 +88,7 @@ const COMMANDS: Record<string, Command> = {
     },
   },
   ...identityCommands,
+  ...unitsCommands,
   version: {
     summary: 'Print the version',
     usage: 'stratum version',
@@ -144,18 +148,23 @@ export async function main(argv: string[]): Promise<number> {
     process.stdout.write(help())
     return name ? EXIT.ok : EXIT.usage
   }
-  if (name === '--version' || name === '-v') return COMMANDS.version!.run({ values: {}, config: loadConfig(), log: createLogger('silent') })
+  if (name === '--version' || name === '-v') return COMMANDS.version!.run({ values: {}, positionals: [], config: loadConfig(), log: createLogger('silent') })
   const command = COMMANDS[name]
   if (!command) {
     process.stderr.write(`unknown command "${name}"\n\n${help()}`)
     return EXIT.usage
   }
   let values: Record<string, string | boolean | undefined>
+  let positionals: string[]
   try {
     const options = Object.fromEntries(
       Object.entries({ ...command.options, help: { type: 'boolean' as const, help: '' } }).map(([k, v]) => [k, { type: v.type }]),
     )
-    values = parseArgs({ args: rest, options, strict: true, allowPositionals: false }).values as Record<string, string | boolean | undefined>
+    const parsed = parseArgs({ args: rest, options, strict: true, allowPositionals: command.positionals !== undefined })
+    values = parsed.values as Record<string, string | boolean | undefined>
+    positionals = parsed.positionals
+    const wanted = command.positionals
+    if (wanted && !values.help && (positionals.length < wanted.min || positionals.length > wanted.max)) throw new Error(`expected ${wanted.min === wanted.max ? wanted.min : `${wanted.min} to ${wanted.max}`} arguments, got ${positionals.length}`)
   } catch (err) {
     process.stderr.write(`${(err as Error).message}\n\n${commandHelp(name, command)}`)
     return EXIT.usage
@@ -176,7 +185,7 @@ export async function main(argv: string[]): Promise<number> {
   }
   const log = createLogger(config.logLevel)
   try {
-    return await command.run({ values, config, log })
+    return await command.run({ values, positionals, config, log })
   } catch (err) {
     if (err instanceof DataDirLockedError || err instanceof NewerDatabaseError || err instanceof ChangedMigrationError) {
       log.fatal(err.message)

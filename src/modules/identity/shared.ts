@@ -105,10 +105,5 @@ export async function auditUserEvent(tx: Executor, deps: IdentityDeps, ctx: Requ
   }
 }
 
-/** Postgres unique violations (23505), through drizzle's wrapper on either driver. */
-export function isUniqueViolation(err: unknown, constraint?: string): boolean {
-  for (let e = err as { code?: string; constraint?: string; message?: string; cause?: unknown } | undefined; e; e = e.cause as typeof e) {
-    if (e.code === '23505') return !constraint || e.constraint === constraint || (e.message ?? '').includes(constraint)
-  }
-  return false
-}
+/** Postgres unique violations (23505): one helper for every module, in src/core/db. */
+export { isUniqueViolation } from '../../core/db/violations.ts'

@@ -1,8 +1,13 @@
 // Units of measure: the global catalog (Cognite units plus an Oil Field system), look-up by id,
 // external id, symbol or alias, and conversion. Its public surface for other modules: the
 // service (resolveUnit, convert) and the pure conversion functions in units.convert.ts.
+// Organisations add their own types, units, categories and systems through `admin`.
 import type { FastifyPluginAsync } from 'fastify'
 import type { ModuleDeps, ModuleInstance, StratumModule } from '../index.ts'
+import { unitImportRoutes } from './units.import.routes.ts'
+import { createUnitImports } from './units.import.ts'
+import { unitAdminRoutes } from './units.admin.routes.ts'
+import { createUnitsAdmin } from './units.admin.service.ts'
 import { unitRoutes } from './units.routes.ts'
 import { createUnits } from './units.service.ts'
 
@@ -10,10 +15,14 @@ export { convert, convertValues, type ConvertibleUnit } from './units.convert.ts
 
 export function createUnitsModule(deps: ModuleDeps) {
   const units = createUnits({ database: deps.database })
+  const imports = createUnitImports({ database: deps.database, events: deps.events })
+  const admin = createUnitsAdmin({ database: deps.database, events: deps.events, units })
   const routes: FastifyPluginAsync = async (app) => {
     await app.register(unitRoutes, { units })
+    await app.register(unitImportRoutes, { imports })
+    await app.register(unitAdminRoutes, { admin })
   }
-  return { units, routes }
+  return { units, imports, admin, routes }
 }
 
 export const unitsModule: StratumModule = {

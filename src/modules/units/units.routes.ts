@@ -10,8 +10,8 @@ const tags = ['units']
 const Owner = Nullable(Uuid('The organisation that added the row; null for the global catalog'))
 const Ref = (description: string) => Type.String({ minLength: 1, maxLength: 200, description })
 
-const UnitTypeSchema = Type.Object({ id: Uuid(), name: Type.String(), external_id: Nullable(Type.String()), description: Nullable(Type.String()), organization_id: Owner, source: Type.String() })
-const UnitSchema = Type.Object({
+export const UnitTypeSchema = Type.Object({ id: Uuid(), name: Type.String(), external_id: Nullable(Type.String()), description: Nullable(Type.String()), organization_id: Owner, source: Type.String() })
+export const UnitSchema = Type.Object({
   id: Uuid(),
   external_id: Nullable(Type.String({ description: 'e.g. pressure:psi' })),
   name: Type.String(),
@@ -29,12 +29,12 @@ const UnitSchema = Type.Object({
   source: Type.String(),
   source_reference: Nullable(Type.String()),
 })
-const UnitSystemSchema = Type.Object({ id: Uuid(), name: Type.String(), description: Nullable(Type.String()), organization_id: Owner, source: Type.String() })
-const UnitCategorySchema = Type.Object({ id: Uuid(), name: Type.String(), unit_type_id: Uuid(), unit_type: Type.String(), description: Nullable(Type.String()), organization_id: Owner, source: Type.String() })
+export const UnitSystemSchema = Type.Object({ id: Uuid(), name: Type.String(), description: Nullable(Type.String()), organization_id: Owner, source: Type.String() })
+export const UnitCategorySchema = Type.Object({ id: Uuid(), name: Type.String(), unit_type_id: Uuid(), unit_type: Type.String(), description: Nullable(Type.String()), organization_id: Owner, source: Type.String() })
 
 const TypeFilter = Type.Optional(Type.String({ minLength: 1, maxLength: 200, description: 'A unit type by id, external id (`pressure`) or name (`Pressure`)' }))
 const Search = Type.Optional(Type.String({ minLength: 1, maxLength: 200, description: 'Case-insensitive substring' }))
-const RefParams = Strict({ id: Ref('An id or an external id') })
+export const RefParams = Strict({ id: Ref('An id or an external id') })
 
 const ConvertBody = Strict(
   {

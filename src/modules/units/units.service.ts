@@ -20,14 +20,14 @@ interface Page {
   cursor?: string | undefined
 }
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
+export const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
 
 /**
  * Rows the caller may read: the global catalog (organization_id null) and its own organisation's.
  * The units module's one scoping rule, beside src/core/tenancy.ts's inOrg for tables that have
  * no global rows.
  */
-const visibleTo = (column: AnyPgColumn, ctx: RequestContext): SQL => or(isNull(column), eq(column, orgOf(ctx)))!
+export const visibleTo = (column: AnyPgColumn, ctx: RequestContext): SQL => or(isNull(column), eq(column, orgOf(ctx)))!
 
 /** Keyset on (name, id): every list here is alphabetical. */
 function afterName(name: AnyPgColumn, id: AnyPgColumn, cursor: string | undefined): SQL | undefined {
