@@ -7,13 +7,13 @@
 // Run from the repo root:
 //   npx tsx bench/auth.bench.ts            # REPS=3 DURATION_S=10 WARMUP_S=3 CONNECTIONS=10
 // Raw JSON lines go to bench/results/auth-<time>.jsonl; bench/report.js prints the table.
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
+import { spawnSync } from 'node:child_process'
 import { appendFileSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { exitWithParent, out, track } from './children.ts'
+import { exitWithParent, out, startChild, stopChild } from './children.ts'
 
 const SELF = fileURLToPath(import.meta.url)
 const BENCH = dirname(SELF)
@@ -79,20 +79,6 @@ async function serve() {
   out({ listening: true, port: (app.server.address() as { port: number }).port, key })
 }
 
-function startServer(): Promise<{ child: ChildProcess; port: number; key: string }> {
-  const child = spawn(process.execPath, [...process.execArgv, SELF, 'serve'], { stdio: ['pipe', 'pipe', 'inherit'] })
-  track(child)
-  return new Promise((resolve, reject) => {
-    let buf = ''
-    child.on('exit', (code) => reject(new Error(`server exited with ${code}`)))
-    child.stdout!.on('data', (d) => {
-      buf += d
-      const idx = buf.indexOf('\n')
-      if (idx >= 0) resolve({ child, ...(JSON.parse(buf.slice(0, idx)) as { port: number; key: string }) })
-    })
-  })
-}
-
 interface AutocannonResult {
   requests: { average: number; total: number }
   latency: { p50: number; p99: number; average: number }
@@ -119,7 +105,7 @@ async function main() {
   const sh = (script: string) => spawnSync('bash', [join(BENCH, script)], { encoding: 'utf8' }).stdout.trim()
   log(JSON.parse(sh('machine.sh')))
   log({ config: { reps, durationS: duration, warmupS: warmup, connections, routes: ROUTES } })
-  const { child, port, key } = await startServer()
+  const { child, port, key } = await startChild<{ port: number; key: string }>(SELF, ['serve'])
   const headers = (kind: Kind) => (kind.startsWith('api-key') ? { authorization: `Bearer ${key}` } : {})
   const bodies: Record<string, string> = {}
   for (const kind of Object.keys(ROUTES) as Kind[]) {
@@ -139,8 +125,7 @@ async function main() {
       log({ server: kind, rep: r, connections, durationS: a.duration, reqPerSec: a.requests.average, total: a.requests.total, p50: a.latency.p50, p99: a.latency.p99, avgMs: a.latency.average, bodyBytes: Buffer.byteLength(bodies[kind]!) })
     }
   }
-  child.removeAllListeners('exit')
-  child.kill('SIGTERM')
+  await stopChild(child)
   spawnSync(process.execPath, [join(BENCH, 'report.js'), file], { stdio: 'inherit' })
 }
 

@@ -1,7 +1,7 @@
 // Child processes of a benchmark: a child exits when its parent goes away (its stdin, a pipe
 // from the parent, closes), and the parent kills its children when it exits, even on an error:
 // a worker left behind would go on taking jobs from the next measurement.
-import type { ChildProcess } from 'node:child_process'
+import { spawn, type ChildProcess } from 'node:child_process'
 
 export const out = (o: unknown) => process.stdout.write(JSON.stringify(o) + '\n')
 
@@ -21,4 +21,31 @@ export function track(child: ChildProcess): ChildProcess {
   children.add(child)
   child.on('exit', () => children.delete(child))
   return child
+}
+
+/**
+ * Starts `node <self> ...args` (with this process's loader flags) as a tracked child and resolves
+ * with the first JSON line it prints (a server's `{ listening, port, ... }`).
+ */
+export function startChild<T>(self: string, args: string[], env: NodeJS.ProcessEnv = process.env): Promise<{ child: ChildProcess } & T> {
+  const child = spawn(process.execPath, [...process.execArgv, self, ...args], { stdio: ['pipe', 'pipe', 'inherit'], env })
+  track(child)
+  return new Promise((resolve, reject) => {
+    let buf = ''
+    child.on('exit', (code) => reject(new Error(`${args.join(' ')} exited with ${code}`)))
+    child.stdout!.on('data', (d) => {
+      buf += d
+      const idx = buf.indexOf('\n')
+      if (idx >= 0) resolve({ child, ...(JSON.parse(buf.slice(0, idx)) as T) })
+    })
+  })
+}
+
+/** Stops a child started by startChild and waits for it to exit. */
+export function stopChild(child: ChildProcess): Promise<void> {
+  return new Promise<void>((resolve) => {
+    child.removeAllListeners('exit')
+    child.once('exit', () => resolve())
+    child.kill('SIGTERM')
+  })
 }

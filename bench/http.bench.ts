@@ -6,13 +6,13 @@
 //   npx tsx bench/http.bench.ts serve bare|stratum|stratum-nodb   # (internal) one server; prints its port
 // stratum-nodb (NODB=0 leaves it out) is our stack without the database call, to split the cost.
 // Raw JSON lines go to bench/results/http-<time>.jsonl; the table is printed by bench/report.js.
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
+import { spawnSync } from 'node:child_process'
 import { appendFileSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { exitWithParent, out, track } from './children.ts'
+import { exitWithParent, out, startChild, stopChild } from './children.ts'
 
 const SELF = fileURLToPath(import.meta.url)
 const BENCH = dirname(SELF)
@@ -90,27 +90,7 @@ async function serve(kind: string) {
   out({ listening: true, port })
 }
 
-function startServer(kind: string, env: NodeJS.ProcessEnv = process.env): Promise<{ child: ChildProcess; port: number }> {
-  const child = spawn(process.execPath, [...process.execArgv, SELF, 'serve', kind], { stdio: ['pipe', 'pipe', 'inherit'], env })
-  track(child)
-  return new Promise((resolve, reject) => {
-    let buf = ''
-    child.on('exit', (code) => reject(new Error(`${kind} server exited with ${code}`)))
-    child.stdout!.on('data', (d) => {
-      buf += d
-      const idx = buf.indexOf('\n')
-      if (idx >= 0) resolve({ child, port: (JSON.parse(buf.slice(0, idx)) as { port: number }).port })
-    })
-  })
-}
-
-function stopServer(child: ChildProcess) {
-  return new Promise<void>((resolve) => {
-    child.removeAllListeners('exit')
-    child.once('exit', () => resolve())
-    child.kill('SIGTERM')
-  })
-}
+const startServer = (kind: string, env: NodeJS.ProcessEnv = process.env) => startChild<{ port: number }>(SELF, ['serve', kind], env)
 
 interface AutocannonResult {
   requests: { average: number; total: number }
@@ -151,7 +131,7 @@ async function main() {
   const first = await startServer('stratum')
   const sample = await fetch(`http://127.0.0.1:${first.port}${PATH}`, { headers: { authorization: `Bearer ${TOKEN}` } })
   const env = { ...process.env, BENCH_BODY: await sample.text() }
-  await stopServer(first.child)
+  await stopChild(first.child)
   if (sample.status !== 200) throw new Error(`GET ${PATH} answered ${sample.status}: ${env.BENCH_BODY}`)
   for (let r = 1; r <= reps; r++) {
     // alternate who goes first
@@ -164,7 +144,7 @@ async function main() {
       await measure(kind, port, warmup, connections)
       log(JSON.parse(sh('quiet.sh')))
       const a = await measure(kind, port, duration, connections)
-      await stopServer(child)
+      await stopChild(child)
       if (a.non2xx || a.errors || a.timeouts) throw new Error(`${kind}: ${a.non2xx} non-2xx, ${a.errors} errors, ${a.timeouts} timeouts`)
       log({
         server: kind,

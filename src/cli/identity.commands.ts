@@ -1,31 +1,21 @@
 // Operator commands for identity, for when nobody can use the API yet (or any more):
 // `stratum admin create-user`, `stratum admin reset-password`, `stratum api-keys create`.
 import { systemContext } from '../core/context.ts'
-import { DomainError } from '../core/errors.ts'
-import { openRuntime, type Runtime } from '../core/runtime.ts'
+import type { Runtime } from '../core/runtime.ts'
 import { ROLES, type Role } from '../modules/identity/identity.schema.ts'
 import { createIdentity } from '../modules/identity/index.ts'
 import type { Command } from './main.ts'
-
-const USAGE = 2
-const FAILURE = 1
+import { USAGE, withRuntime } from './withRuntime.ts'
 
 async function withIdentity(run: Parameters<Command['run']>[0], fn: (identity: ReturnType<typeof createIdentity>, rt: Runtime) => Promise<number>): Promise<number> {
-  const rt = await openRuntime(run.config, run.log)
-  const identity = createIdentity(rt)
-  try {
-    return await fn(identity, rt)
-  } catch (err) {
-    // What the operator did wrong (unknown e-mail, taken slug, bad scope) is said plainly.
-    if (err instanceof DomainError) {
-      process.stderr.write(`${err.message}\n`)
-      return FAILURE
+  return withRuntime(run, async (rt) => {
+    const identity = createIdentity(rt)
+    try {
+      return await fn(identity, rt)
+    } finally {
+      await identity.authenticator.close?.()
     }
-    throw err
-  } finally {
-    await identity.authenticator.close?.()
-    await rt.database.close()
-  }
+  })
 }
 
 function required(values: Record<string, string | boolean | undefined>, ...names: string[]): string | null {

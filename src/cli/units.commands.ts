@@ -3,18 +3,13 @@
 // convert and list read the global catalog only (no organisation is involved); import writes into
 // one organisation, acting as a member when --email is given, otherwise as Stratum itself.
 import { readFileSync } from 'node:fs'
-import { sql } from 'drizzle-orm'
 import { systemContext, type RequestContext } from '../core/context.ts'
-import { firstRow } from '../core/db/database.ts'
-import { DomainError } from '../core/errors.ts'
-import { openRuntime, type Runtime } from '../core/runtime.ts'
+import type { Runtime } from '../core/runtime.ts'
 import { createIdentity } from '../modules/identity/index.ts'
 import { createUnitsModule } from '../modules/units/index.ts'
 import { IMPORT_FORMATS, type ImportFormat } from '../modules/units/units.import.ts'
 import type { Command } from './main.ts'
-
-const USAGE = 2
-const FAILURE = 1
+import { FAILURE, USAGE, withRuntime } from './withRuntime.ts'
 
 /**
  * The global catalog alone: a system caller in an organisation that cannot exist (the nil
@@ -22,21 +17,8 @@ const FAILURE = 1
  */
 const catalogOnly = (): RequestContext => systemContext({ organizationId: '00000000-0000-0000-0000-000000000000' })
 
-async function withUnits(run: Parameters<Command['run']>[0], fn: (units: ReturnType<typeof createUnitsModule>, rt: Runtime) => Promise<number>): Promise<number> {
-  const rt = await openRuntime(run.config, run.log)
-  try {
-    return await fn(createUnitsModule(rt), rt)
-  } catch (err) {
-    // What the user got wrong (unknown or ambiguous unit, different types, not a catalog) is said plainly.
-    if (err instanceof DomainError) {
-      process.stderr.write(`${err.message}\n`)
-      return FAILURE
-    }
-    throw err
-  } finally {
-    await rt.database.close()
-  }
-}
+const withUnits = (run: Parameters<Command['run']>[0], fn: (units: ReturnType<typeof createUnitsModule>, rt: Runtime) => Promise<number>) =>
+  withRuntime(run, (rt) => fn(createUnitsModule(rt), rt))
 
 /**
  * The caller an import acts as. With --email: that member (membership checked, events name
@@ -44,25 +26,12 @@ async function withUnits(run: Parameters<Command['run']>[0], fn: (units: ReturnT
  * id (an operator at the console, like a job; events name `system:stratum`).
  */
 async function importer(rt: Runtime, organization: string, email: string | undefined): Promise<RequestContext> {
-  if (email) {
-    const identity = createIdentity(rt)
-    try {
-      return await identity.operators.actAs(email, organization)
-    } finally {
-      await identity.authenticator.close?.()
-    }
-  }
-  const org = await firstRow<{ id: string }>(rt.database.db, sql`select id from organizations where slug = ${organization.toLowerCase()} or id::text = ${organization.toLowerCase()}`)
-  if (!org) throw new UnknownOrganization(organization)
-  return systemContext({ organizationId: org.id })
-}
-
-class UnknownOrganization extends DomainError {
-  readonly status = 404
-  readonly type = '/problems/not-found'
-  readonly title = 'Not found'
-  constructor(organization: string) {
-    super(`no organisation "${organization}" (give its slug or id)`)
+  const identity = createIdentity(rt)
+  try {
+    if (email) return await identity.operators.actAs(email, organization)
+    return systemContext({ organizationId: await identity.operators.organizationId(organization) })
+  } finally {
+    await identity.authenticator.close?.()
   }
 }
 

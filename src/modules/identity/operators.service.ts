@@ -55,6 +55,17 @@ export function createOperators(deps: IdentityDeps & { accounts: Accounts }) {
       })
     },
 
+    /** The id of the organisation with this slug or id (for operator commands acting as Stratum in it). */
+    async organizationId(slugOrId: string): Promise<string> {
+      const wanted = slugOrId.toLowerCase()
+      const [org] = await database.db
+        .select({ id: organizations.id })
+        .from(organizations)
+        .where(sql`${organizations.slug} = ${wanted} or ${organizations.id}::text = ${wanted}`)
+      if (!org) throw new NotFoundError(`no organisation "${slugOrId}" (give its slug or id)`)
+      return org.id
+    },
+
     /** The context of a member acting through the CLI: their identity and their role's scopes. */
     async actAs(email: string, organization: string): Promise<RequestContext> {
       const [found] = await database.db
