@@ -39,13 +39,16 @@ export const RefParams = Strict({ id: Ref('An id or an external id') })
 const ConvertBody = Strict(
   {
     from: Ref('The unit of the values: id, external id (`pressure:psi`), symbol (`psi`) or alias'),
-    to: Ref('The unit to convert to, named the same ways'),
+    to: Type.Optional(Ref('The unit to convert to, named the same ways')),
+    to_system: Type.Optional(Ref("Instead of `to`: a unit system (id or name, e.g. `Oil Field`); the target is the system's default unit for `category`, or for the category named like the unit's type")),
+    category: Type.Optional(Ref('With `to_system`: a category of the unit\'s type (id or name, e.g. `Tubing Head Pressure`)')),
     value: Type.Optional(Type.Number()),
     values: Type.Optional(Type.Array(Type.Number(), { maxItems: 1_000_000 })),
   },
-  { description: 'Give `value` or `values`, not both' },
+  { description: 'Give `value` or `values`, not both; `to` or `to_system`, not both' },
 )
-const ConvertAnswer = Type.Object({ value: Type.Optional(Type.Number()), values: Type.Optional(Type.Array(Type.Number())), from: UnitSchema, to: UnitSchema })
+export const UnitRefSchema = Type.Object({ id: Uuid(), external_id: Nullable(Type.String()), symbol: Type.String() }, { description: 'The unit the values are in' })
+const ConvertAnswer = Type.Object({ value: Type.Optional(Type.Number()), values: Type.Optional(Type.Array(Type.Number())), unit: UnitRefSchema, from: UnitSchema, to: UnitSchema })
 
 export const unitRoutes: FastifyPluginAsyncTypebox<{ units: Units }> = async (app, { units }) => {
   app.get(
@@ -91,8 +94,8 @@ export const unitRoutes: FastifyPluginAsyncTypebox<{ units: Units }> = async (ap
         tags,
         summary: 'Convert a value or values between two units of one type',
         description:
-          'Units are named by id, external id (case-insensitive), symbol or alias (exact case first, then ignoring case). A name that fits several units is a 422 listing them, unless the other unit\'s type decides. Units of different types are a 422 naming both.',
-        body: { ...ConvertBody, examples: [{ from: 'psi', to: 'bar', value: 1000 }, { from: 'pressure:psi', to: 'kPa', values: [14.7, 100, 2500] }] },
+          'Units are named by id, external id (case-insensitive), symbol or alias (exact case first, then ignoring case). A name that fits several units is a 422 listing them, unless the other unit\'s type decides. Units of different types are a 422 naming both. With `to_system`, a system without a default for the category is a 422 naming /body/to_system.',
+        body: { ...ConvertBody, examples: [{ from: 'psi', to: 'bar', value: 1000 }, { from: 'pressure:psi', to: 'kPa', values: [14.7, 100, 2500] }, { from: 'Pa', to_system: 'Oil Field', value: 100000 }] },
         response: { 200: ConvertAnswer, ...problems(422) },
       },
     },

@@ -163,3 +163,25 @@ export type UnitSystemRow = typeof unitSystems.$inferSelect
 export type UnitTypeRow = typeof unitTypes.$inferSelect
 export type UnitDefinitionRow = typeof unitDefinitions.$inferSelect
 export type UnitCategoryRow = typeof unitCategories.$inferSelect
+
+/**
+ * A preferred unit system: the organisation's (user_id null) or one member's within it. One row
+ * per (organisation, user), the organisation-wide row keyed by the nil uuid. No foreign keys to
+ * identity's tables (modules own their tables); deleting a system drops the preferences for it,
+ * and readers then fall back to the next preference.
+ */
+export const unitPreferences = pgTable(
+  'unit_preferences',
+  {
+    ...idColumn(),
+    organizationId: uuid('organization_id').notNull(),
+    userId: uuid('user_id'),
+    unitSystemId: uuid('unit_system_id')
+      .notNull()
+      .references(() => unitSystems.id, { onDelete: 'cascade' }),
+    ...timestamps(),
+  },
+  (t) => [uniqueIndex('unit_preferences_owner_key').on(t.organizationId, owner(t.userId)), index('unit_preferences_system_idx').on(t.unitSystemId)],
+)
+
+export type UnitPreferenceRow = typeof unitPreferences.$inferSelect

@@ -93,7 +93,10 @@ type Resolved = ReturnType<typeof toConvertible>
 
 export interface ConvertRequest {
   from: string
-  to: string
+  /** The target unit; or `to_system` (with an optional `category`): that system's default for it. */
+  to?: string | undefined
+  to_system?: string | undefined
+  category?: string | undefined
   value?: number | undefined
   values?: number[] | undefined
 }
@@ -192,16 +195,78 @@ export function createUnits({ database }: UnitsDeps) {
     return toUnitSystemView(row)
   }
 
+  /** A system by id or name (case-insensitive) among those the caller sees; the catalog's first. */
+  async function findUnitSystem(ctx: RequestContext, ref: string): Promise<UnitSystemRow | undefined> {
+    const match = UUID.test(ref) ? eq(unitSystems.id, ref) : sql`lower(${unitSystems.name}) = lower(${ref})`
+    const [row] = await db
+      .select()
+      .from(unitSystems)
+      .where(and(visibleTo(unitSystems.organizationId, ctx), match))
+      .orderBy(sql`${unitSystems.organizationId} nulls first`)
+      .limit(1)
+    return row
+  }
+
+  /**
+   * The default unit of `system` for `unit`'s quantity: for the category `category` names (id or
+   * name, within the unit's type), or for the type's own category (named like the type). An
+   * organisation's own default for a category wins over the catalog's. Undefined: no default.
+   */
+  async function systemDefault(ctx: RequestContext, system: UnitSystemRow, unit: Resolved, category?: string, categoryField = '/body/category'): Promise<Resolved | undefined> {
+    const match = category ? (UUID.test(category) ? eq(unitCategories.id, category) : sql`lower(${unitCategories.name}) = lower(${category})`) : sql`lower(${unitCategories.name}) = lower(${unit.unitTypeName})`
+    const [cat] = await db
+      .select()
+      .from(unitCategories)
+      .where(and(visibleTo(unitCategories.organizationId, ctx), eq(unitCategories.unitTypeId, unit.unitTypeId), match))
+      .orderBy(sql`${unitCategories.organizationId} nulls first`)
+      .limit(1)
+    if (!cat) {
+      if (category) throw new ValidationError(`no category '${category}' of ${unit.unitTypeName} (the type of ${unit.symbol})`, [{ path: categoryField, message: `is not a category of ${unit.unitTypeName}` }])
+      return undefined
+    }
+    const [found] = await db
+      .select({ unit: unitDefinitions, typeName: unitTypes.name })
+      .from(unitSystemCategoryDefinitions)
+      .innerJoin(unitDefinitions, eq(unitDefinitions.id, unitSystemCategoryDefinitions.unitDefinitionId))
+      .innerJoin(unitTypes, eq(unitTypes.id, unitDefinitions.unitTypeId))
+      .where(and(visibleTo(unitSystemCategoryDefinitions.organizationId, ctx), eq(unitSystemCategoryDefinitions.unitSystemId, system.id), eq(unitSystemCategoryDefinitions.unitCategoryId, cat.id)))
+      .orderBy(sql`${unitSystemCategoryDefinitions.organizationId} nulls last`)
+      .limit(1)
+    return found ? toConvertible(found.unit, found.typeName) : undefined
+  }
+
+  /** `systemDefault` for a request: 422 naming `field` when the system is unknown or has no default. */
+  async function targetInSystem(ctx: RequestContext, from: Resolved, systemRef: string, category: string | undefined, field: string, categoryField: string): Promise<Resolved> {
+    const system = await findUnitSystem(ctx, systemRef)
+    if (!system) throw new ValidationError(`no unit system is named '${systemRef}'`, [{ path: field, message: `no unit system is named '${systemRef}'` }])
+    const target = await systemDefault(ctx, system, from, category, categoryField)
+    if (!target) {
+      const what = category ? `category ${category}` : `${from.unitTypeName}`
+      throw new ValidationError(`unit system ${system.name} has no default unit for ${what}`, [{ path: field, message: `${system.name} has no default unit for ${what}` }])
+    }
+    return target
+  }
+
   return {
     resolveUnit,
     getUnitSystem,
+    findUnitSystem,
+    systemDefault,
+    targetInSystem,
 
     async convert(ctx: RequestContext, req: ConvertRequest) {
       const hasValue = req.value !== undefined
       const hasValues = req.values !== undefined
       if (hasValue === hasValues) throw new ValidationError('give either value or values', [{ path: hasValue ? '/values' : '/value', message: hasValue ? 'cannot be given with value' : 'is required (or values)' }])
-      const [from, to] = await resolvePair(ctx, req.from, req.to)
-      const units = { from: toUnitView(from.row, { name: from.unitTypeName }), to: toUnitView(to.row, { name: to.unitTypeName }) }
+      if ((req.to === undefined) === (req.to_system === undefined)) throw new ValidationError('give either to or to_system', [{ path: req.to === undefined ? '/body/to' : '/body/to_system', message: req.to === undefined ? 'is required (or to_system)' : 'cannot be given with to' }])
+      if (req.category !== undefined && req.to_system === undefined) throw new ValidationError('category goes with to_system', [{ path: '/body/category', message: 'is only used with to_system' }])
+      let from: Resolved, to: Resolved
+      if (req.to !== undefined) [from, to] = await resolvePair(ctx, req.from, req.to)
+      else {
+        from = await resolveUnit(ctx, req.from, 'from')
+        to = await targetInSystem(ctx, from, req.to_system!, req.category, '/body/to_system', '/body/category')
+      }
+      const units = { from: toUnitView(from.row, { name: from.unitTypeName }), to: toUnitView(to.row, { name: to.unitTypeName }), unit: { id: to.id, external_id: to.row.externalId, symbol: to.row.symbol } }
       if (hasValue) return { value: convert(req.value!, from, to), ...units }
       return { values: convertValues(req.values!, from, to), ...units }
     },
