@@ -13,6 +13,9 @@ import { organizationRoutes } from './organizations.routes.ts'
 import { createTwoFactor } from './twoFactor.service.ts'
 import { createOperators } from './operators.service.ts'
 import type { IdentityDeps } from './shared.ts'
+import { eq } from 'drizzle-orm'
+import type { Executor } from '../../core/db/database.ts'
+import { organizations, type OrganizationSettings } from './identity.schema.ts'
 
 export function createIdentity(deps: ModuleDeps) {
   const { config } = deps
@@ -51,6 +54,15 @@ export function createIdentity(deps: ModuleDeps) {
 }
 
 export type Identity = ReturnType<typeof createIdentity>
+
+/**
+ * An organisation's settings (preferred unit system, time zone), for modules that present data
+ * in them (units' preferredSystem). Null when there is no such organisation.
+ */
+export async function organizationSettings(db: Executor, organizationId: string): Promise<OrganizationSettings | null> {
+  const [org] = await db.select({ settings: organizations.settings }).from(organizations).where(eq(organizations.id, organizationId))
+  return org?.settings ?? null
+}
 
 export const identityModule: StratumModule = {
   name: 'identity',

@@ -46,13 +46,13 @@ beforeAll(async () => {
 afterAll(() => t.close())
 
 describe('preferences through the API', () => {
-  it('starts with none: Default is in effect', async () => {
+  it("starts with none: the organisation's settings (SI from sign-up) are in effect", async () => {
     const org = await api('GET', '/unit-preferences/organization', owner.headers)
     expect(org.status).toBe(200)
     expect(org.body.unit_system).toBeNull()
-    expect(org.body.effective.name).toBe('Default')
+    expect(org.body.effective.name).toBe('SI')
     const me = await api('GET', '/unit-preferences/me', viewer.headers)
-    expect(me.body).toMatchObject({ unit_system: null, effective: { name: 'Default', preference: 'default' } })
+    expect(me.body).toMatchObject({ unit_system: null, effective: { name: 'SI', preference: 'organization' } })
   })
 
   it('only an admin sets the organisation preference; a viewer may read it', async () => {
@@ -125,13 +125,18 @@ describe('presentValues and preferredSystem', () => {
     await api('DELETE', '/unit-preferences/me', viewer.headers)
   })
 
-  it('with no preference at all, the Default system (pressure in bar)', async () => {
+  it("with no preference, the organisation's settings decide; with settings naming no system, Default (pressure in bar)", async () => {
     const fresh = await signUp(t.app)
     const ctx = ctxOf(fresh.user.id, fresh.organization.id)
+    expect(await units.preferredSystem(ctx)).toMatchObject({ name: 'SI', preference: 'organization' })
+    const patched = await t.app.inject({ method: 'PATCH', url: '/api/v1/organization', headers: fresh.headers, payload: { settings: { unit_system: 'no such system' } } })
+    expect(patched.statusCode, patched.body).toBe(200)
     expect(await units.preferredSystem(ctx)).toMatchObject({ name: 'Default', preference: 'default' })
     const out = await units.presentValues(ctx, { unit: 'psi', values: [1] })
     expect(out.unit.symbol).toBe('bar')
     expect(out.values[0]).toBeCloseTo(PSI / 1e5, 12)
+    await t.app.inject({ method: 'PATCH', url: '/api/v1/organization', headers: fresh.headers, payload: { settings: { unit_system: 'Oil Field' } } })
+    expect(await units.preferredSystem(ctx)).toMatchObject({ name: 'Oil Field', preference: 'organization' })
   })
 
   it('as.unit and as.unit_system (with a category) override the preference', async () => {

@@ -1,9 +1,9 @@
 // Preferred unit systems, and the helper every module calls to present values in the caller's
 // units. An organisation may prefer a system (admin), and each member may prefer their own
 // (anyone who reads units: a viewer chooses how they see numbers, not what others see).
-// The order `preferredSystem` falls back in: the caller's own preference, the organisation's,
-// then 'Default'. The organisation's `settings.unit_system` (identity's table) is not consulted:
-// identity's index.ts exposes no reader a module can call with its own dependencies.
+// The order `preferredSystem` falls back in: the caller's own preference, the organisation's
+// (here), the system named by the organisation's settings (`unit_system`, set at sign-up to SI
+// and changed with PATCH /api/v1/organization), then 'Default'.
 import { and, eq, isNull } from 'drizzle-orm'
 import type { RequestContext } from '../../core/context.ts'
 import type { Database } from '../../core/db/database.ts'
@@ -11,6 +11,7 @@ import { isUniqueViolation } from '../../core/db/violations.ts'
 import { ValidationError } from '../../core/errors.ts'
 import type { EventLog } from '../../core/events/events.service.ts'
 import { orgOf } from '../../core/tenancy.ts'
+import { organizationSettings } from '../identity/index.ts'
 import { convertValues } from './units.convert.ts'
 import { unitPreferences, unitSystems, type UnitSystemRow } from './units.schema.ts'
 import { toUnitSystemView, type Units } from './units.service.ts'
@@ -57,7 +58,11 @@ export function createUnitPreferences({ database, events, units }: UnitPreferenc
     return row?.system
   }
 
+  /** What applies when nobody chose here: the system the organisation's settings name, else Default. */
   async function fallback(ctx: RequestContext): Promise<UnitSystemRow> {
+    const named = (await organizationSettings(database.db, orgOf(ctx)))?.unit_system
+    const fromSettings = named ? await units.findUnitSystem(ctx, named) : undefined
+    if (fromSettings) return fromSettings
     const system = await units.findUnitSystem(ctx, FALLBACK_SYSTEM)
     if (!system) throw new Error(`the catalog has no '${FALLBACK_SYSTEM}' unit system`)
     return system
@@ -70,7 +75,8 @@ export function createUnitPreferences({ database, events, units }: UnitPreferenc
     if (own) return { system: own, source: 'user' }
     const org = await stored(ctx, null)
     if (org) return { system: org, source: 'organization' }
-    return { system: await fallback(ctx), source: 'default' }
+    const system = await fallback(ctx)
+    return { system, source: system.name === FALLBACK_SYSTEM && system.organizationId === null ? 'default' : 'organization' }
   }
 
   async function set(ctx: RequestContext, userId: string | null, ref: string) {
