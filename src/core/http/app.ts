@@ -109,7 +109,7 @@ function containsNul(text: string): boolean {
 }
 
 /** An API request: by its matched route when there is one (the router decodes the path), else by its URL. */
-const isApiRequest = (req: FastifyRequest) => (req.routeOptions.url ?? req.url).startsWith('/api/')
+const isApiRequest = (routeUrl: string | undefined, req: FastifyRequest) => (routeUrl ?? req.url).startsWith('/api/')
 
 export async function buildApp(deps: AppDeps): Promise<App> {
   const app = Fastify({
@@ -150,10 +150,12 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     reply.header('traceparent', traceparentOf(trace))
     // Decided on the matched route, not the raw URL: `/%61pi/v1/...` or an absolute-form request
     // line reaches the same handler and must meet the same check.
-    if (!isApiRequest(req)) return
+    // req.routeOptions builds and freezes a new object on every access: read it once.
+    const route = req.routeOptions
+    if (!isApiRequest(route.url, req)) return
     // Every API route needs a caller holding the route's scope unless it says otherwise
     // (config.public), checked here, before any validation or handler runs.
-    const access = (req.routeOptions.config ?? {}) as RouteAccess
+    const access = (route.config ?? {}) as RouteAccess
     if (access.public) {
       // A public route (sign-up, log-in) works for anyone; a stale token sent along is ignored.
       const caller = await authenticator.authenticate(req, reply).catch(() => null)
@@ -163,7 +165,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     const caller = await authenticator.authenticate(req, reply)
     if (caller) req.ctx = { ...req.ctx, actor: caller.actor, organizationId: caller.organizationId, credential: caller.credential }
     if (!caller) throw new UnauthorizedError('this request needs Authorization: Bearer <session token or API key>')
-    if (req.routeOptions.url === undefined) return // no such route: the not-found handler answers
+    if (route.url === undefined) return // no such route: the not-found handler answers
     if (!access.scope) throw new ForbiddenError('this route declares no scope, so nobody may call it')
     if (!caller.credential.scopes.includes(access.scope)) {
       throw new ForbiddenError(`this needs the scope ${access.scope}, which your credentials do not carry`, { required_scope: access.scope })
@@ -184,9 +186,10 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     route.schema = { ...route.schema, ...more, security: access.public ? [] : [{ bearer: access.scope ? [access.scope] : [] }] } as typeof route.schema
   })
   app.addHook('onResponse', async (req, reply) => {
-    if (isApiRequest(req)) authenticator.recordResponse?.(req, reply)
+    const routeUrl = req.routeOptions.url
+    if (isApiRequest(routeUrl, req)) authenticator.recordResponse?.(req, reply)
     deps.metrics.httpDuration.observe(
-      { method: req.method, route: req.routeOptions.url ?? 'unmatched', status: String(reply.statusCode) },
+      { method: req.method, route: routeUrl ?? 'unmatched', status: String(reply.statusCode) },
       reply.elapsedTime / 1000,
     )
   })
