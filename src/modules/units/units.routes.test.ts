@@ -158,14 +158,11 @@ describe('POST /units/convert', () => {
 
   it('converts 100,000 values in one request', async () => {
     const values = Array.from({ length: 100_000 }, (_, i) => i / 10)
-    const started = performance.now()
     const res = await convert({ from: 'psi', to: 'kPa', values })
-    const ms = performance.now() - started
     expect(res.statusCode, res.body.slice(0, 300)).toBe(200)
     const out = res.json().values as number[]
     expect(out).toHaveLength(100_000)
     expect(out[10]).toBeCloseTo(6.894757293168, 10)
-    console.log(`units/convert: 100,000 values in ${ms.toFixed(0)} ms (${Math.round(100_000 / (ms / 1000)).toLocaleString('en')} values/s, in-process inject)`)
   })
 
   it('refuses units of different types, naming both types', async () => {
