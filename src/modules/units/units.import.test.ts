@@ -151,6 +151,21 @@ describe('a file that is not a catalog', () => {
     expect(await ownUnitCount(other)).toBe(before)
   })
 
+  it('two imports of one file at the same moment: one adds, the other matches, neither fails', async () => {
+    const racer = await signUp(t.app)
+    const catalog = [
+      { externalId: 'brightness:nit', name: 'NIT', quantity: 'Brightness', symbol: 'nt', aliasNames: [], conversion: { multiplier: 1, offset: 0 } },
+      { externalId: 'brightness:knit', name: 'KNIT', quantity: 'Brightness', symbol: 'knt', aliasNames: [], conversion: { multiplier: 1000, offset: 0 } },
+    ]
+    const answers = await Promise.all([importCatalog(racer, { format: 'cognite', catalog }), importCatalog(racer, { format: 'cognite', catalog })])
+    expect(answers.map((a) => a.statusCode)).toEqual([200, 200])
+    const reports = answers.map((a) => a.json() as Report).sort((x, y) => y.added - x.added)
+    expect(reports.map((r) => [r.added, r.matched])).toEqual([
+      [2, 0],
+      [0, 2],
+    ])
+  })
+
   it('is all or nothing: a good file with one bad unit writes nothing', async () => {
     const before = await ownUnitCount(other)
     const bad = { ...(energistics as { units: unknown[] }), units: [...(energistics as { units: unknown[] }).units, { name: 'broken', symbol: 'brk', a: 1, b: 1, c: 1, d: 1 }] }

@@ -16,7 +16,7 @@
 //   its name is taken in the type); "added" otherwise, never as base of an existing type.
 // - All or nothing: one transaction, with the units.imported event. A file that is not a catalog
 //   is a 422 and nothing is written.
-import { eq, isNull, or } from 'drizzle-orm'
+import { eq, isNull, or, sql } from 'drizzle-orm'
 import { newId } from '../../core/behaviours/columns.ts'
 import type { RequestContext } from '../../core/context.ts'
 import type { Database } from '../../core/db/database.ts'
@@ -241,6 +241,9 @@ export function createUnitImports({ database, events }: { database: Database; ev
       const org = orgOf(ctx)
       const catalog = parseCatalog(format, json)
       return database.transaction(async (tx) => {
+        // One import (or unit change) per organisation at a time: a second waits here and then
+        // sees the first one's units as matched, instead of colliding on the unique indexes.
+        await tx.execute(sql`select pg_advisory_xact_lock(hashtext(${'units.import:' + org}))`)
         const visible = (column: typeof unitTypes.organizationId | typeof unitDefinitions.organizationId) => or(isNull(column), eq(column, org))
         // Global types first: a name the catalog has is the catalog's type, as in look-ups.
         const typeRows = (await tx.select().from(unitTypes).where(visible(unitTypes.organizationId))).sort((x, y) => Number(x.organizationId !== null) - Number(y.organizationId !== null))
