@@ -8,12 +8,12 @@
 //   npx tsx bench/auth.bench.ts            # REPS=3 DURATION_S=10 WARMUP_S=3 CONNECTIONS=10
 // Raw JSON lines go to bench/results/auth-<time>.jsonl; bench/report.js prints the table.
 import { spawnSync } from 'node:child_process'
-import { appendFileSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs'
+import { mkdtempSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { exitWithParent, out, startChild, stopChild } from './children.ts'
+import { benchRecord, exitWithParent, out, startChild, stopChild } from './children.ts'
 
 const SELF = fileURLToPath(import.meta.url)
 const BENCH = dirname(SELF)
@@ -95,15 +95,7 @@ async function main() {
   const duration = Number(process.env.DURATION_S ?? 10)
   const warmup = Number(process.env.WARMUP_S ?? 3)
   const connections = Number(process.env.CONNECTIONS ?? 10)
-  mkdirSync(join(BENCH, 'results'), { recursive: true })
-  const file = process.env.OUT ?? join(BENCH, 'results', `auth-${new Date().toISOString().replace(/[-:]/g, '').slice(0, 15)}Z.jsonl`)
-  writeFileSync(file, '')
-  const log = (o: unknown) => {
-    out(o)
-    appendFileSync(file, JSON.stringify(o) + '\n')
-  }
-  const sh = (script: string) => spawnSync('bash', [join(BENCH, script)], { encoding: 'utf8' }).stdout.trim()
-  log(JSON.parse(sh('machine.sh')))
+  const { file, log, sh } = benchRecord(BENCH, 'auth')
   log({ config: { reps, durationS: duration, warmupS: warmup, connections, routes: ROUTES } })
   const { child, port, key } = await startChild<{ port: number; key: string }>(SELF, ['serve'])
   const headers = (kind: Kind) => (kind.startsWith('api-key') ? { authorization: `Bearer ${key}` } : {})

@@ -1,7 +1,9 @@
 // Child processes of a benchmark: a child exits when its parent goes away (its stdin, a pipe
 // from the parent, closes), and the parent kills its children when it exits, even on an error:
 // a worker left behind would go on taking jobs from the next measurement.
-import { spawn, type ChildProcess } from 'node:child_process'
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
+import { appendFileSync, mkdirSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
 
 export const out = (o: unknown) => process.stdout.write(JSON.stringify(o) + '\n')
 
@@ -48,4 +50,21 @@ export function stopChild(child: ChildProcess): Promise<void> {
     child.once('exit', () => resolve())
     child.kill('SIGTERM')
   })
+}
+
+/**
+ * A benchmark run's record: JSON lines printed and appended to bench/results/<name>-<time>.jsonl
+ * (or $OUT), starting with the machine's description; `sh` runs a bench/ script (quiet.sh).
+ */
+export function benchRecord(benchDir: string, name: string) {
+  mkdirSync(join(benchDir, 'results'), { recursive: true })
+  const file = process.env.OUT ?? join(benchDir, 'results', `${name}-${new Date().toISOString().replace(/[-:]/g, '').slice(0, 15)}Z.jsonl`)
+  writeFileSync(file, '')
+  const log = (o: unknown) => {
+    out(o)
+    appendFileSync(file, JSON.stringify(o) + '\n')
+  }
+  const sh = (script: string) => spawnSync('bash', [join(benchDir, script)], { encoding: 'utf8' }).stdout.trim()
+  log(JSON.parse(sh('machine.sh')))
+  return { file, log, sh }
 }

@@ -7,12 +7,12 @@
 // stratum-nodb (NODB=0 leaves it out) is our stack without the database call, to split the cost.
 // Raw JSON lines go to bench/results/http-<time>.jsonl; the table is printed by bench/report.js.
 import { spawnSync } from 'node:child_process'
-import { appendFileSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs'
+import { mkdtempSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { exitWithParent, out, startChild, stopChild } from './children.ts'
+import { benchRecord, exitWithParent, out, startChild, stopChild } from './children.ts'
 
 const SELF = fileURLToPath(import.meta.url)
 const BENCH = dirname(SELF)
@@ -118,15 +118,7 @@ async function main() {
   const duration = Number(process.env.DURATION_S ?? 10)
   const warmup = Number(process.env.WARMUP_S ?? 3)
   const connections = Number(process.env.CONNECTIONS ?? 10)
-  mkdirSync(join(BENCH, 'results'), { recursive: true })
-  const file = process.env.OUT ?? join(BENCH, 'results', `http-${new Date().toISOString().replace(/[-:]/g, '').slice(0, 15)}Z.jsonl`)
-  writeFileSync(file, '')
-  const log = (o: unknown) => {
-    out(o)
-    appendFileSync(file, JSON.stringify(o) + '\n')
-  }
-  const sh = (script: string) => spawnSync('bash', [join(BENCH, script)], { encoding: 'utf8' }).stdout.trim()
-  log(JSON.parse(sh('machine.sh')))
+  const { file, log, sh } = benchRecord(BENCH, 'http')
   log({ config: { reps, durationS: duration, warmupS: warmup, connections, path: PATH } })
   const first = await startServer('stratum')
   const sample = await fetch(`http://127.0.0.1:${first.port}${PATH}`, { headers: { authorization: `Bearer ${TOKEN}` } })

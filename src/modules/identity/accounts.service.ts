@@ -4,7 +4,7 @@ import { and, desc, eq, gt, isNull, ne, sql } from 'drizzle-orm'
 import type { RequestContext } from '../../core/context.ts'
 import { ConflictError, DomainError, ForbiddenError, NotFoundError, UnauthorizedError, ValidationError } from '../../core/errors.ts'
 import { uniqueSlug } from '../../core/behaviours/slug.ts'
-import { decodeCursor, pageOfRows, timestampKey } from '../../core/http/pagination.ts'
+import { decodeCursor, listNewestFirst, pageOfRows, timestampKey } from '../../core/http/pagination.ts'
 import { backupCodes, loginHistory, memberships, organizations, passwordResets, sessions, users } from './identity.schema.ts'
 import { checkPassword, hashPassword, verifyAgainstNothing, verifyPassword } from './passwords.ts'
 import { ACCOUNT_POLICY, ADDRESS_POLICY, accountKey, addressKey, clearThrottle, releaseAttempt, reserveAttempt, type ThrottlePolicy } from './throttle.ts'
@@ -199,22 +199,10 @@ export function createAccounts(deps: IdentityDeps) {
   }
 
   async function listSessions(ctx: RequestContext, page: { limit: number; cursor?: string | undefined }) {
-    const userId = ctx.credential!.userId
-    const conditions = [eq(sessions.userId, userId)]
-    if (page.cursor) {
-      const [ts, id] = decodeCursor(page.cursor, ['timestamp', 'uuid']) as [string, string]
-      conditions.push(sql`(${sessions.createdAt}, ${sessions.id}) < (${ts}::timestamptz, ${id}::uuid)`)
-    }
-    const found = await database.db
-      .select({ row: sessions, key: timestampKey(sessions.createdAt) })
-      .from(sessions)
-      .where(and(...conditions))
-      .orderBy(desc(sessions.createdAt), desc(sessions.id))
-      .limit(page.limit + 1)
-    const result = pageOfRows(found, page.limit, (r) => [r.key, r.row.id])
+    const result = await listNewestFirst(database.db, sessions, [eq(sessions.userId, ctx.credential!.userId)], page)
     const now = clock()
     return {
-      data: result.data.map(({ row: s }) => ({
+      data: result.data.map((s) => ({
         id: s.id,
         current: ctx.credential?.kind === 'session' && ctx.credential.id === s.id,
         ip_address: s.ipAddress,
