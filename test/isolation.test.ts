@@ -89,6 +89,13 @@ async function seedOrganisation() {
   const system = await asA('/unit-systems', { name: 'Owned by A' })
   await asA(`/unit-systems/${system.id}/defaults/${category.id}`, { unit: baseUnit.id }, 'PUT')
   ownedByA.push(unitType.id, baseUnit.id, unit.id, category.id, system.id)
+  // Assets: an object type with a property (and so a schema version), an entity, and A's mirror entities.
+  const objectType = await asA('/object-types', { name: 'Owned by A', properties: [{ name: 'depth', data_type: 'number' }] })
+  const property = (await t.app.inject({ method: 'GET', url: `/api/v1/object-types/${objectType.id}/properties`, headers: a.headers })).json().data[0] as { id: string }
+  const entity = await asA('/entities', { type: 'Owned by A', name: 'Entity of A', properties: { depth: 1 } })
+  const mirrors = (await t.app.inject({ method: 'GET', url: '/api/v1/entities?type=user', headers: a.headers })).json().data as { id: string }[]
+  expect(mirrors).toHaveLength(1)
+  ownedByA.push(objectType.id, property.id, entity.id, mirrors[0]!.id)
   expect(ownedByA.every((id) => typeof id === 'string')).toBe(true)
 }
 

@@ -9,6 +9,7 @@ import type { FileStore } from '../core/files/fileStore.ts'
 import type { Authenticator } from '../core/http/app.ts'
 import type { JobHandler } from '../core/jobs/worker.ts'
 import type { Logger } from '../core/observability/logger.ts'
+import { assetsModule } from './assets/index.ts'
 import { identityModule } from './identity/index.ts'
 import { unitsModule } from './units/index.ts'
 
@@ -35,4 +36,4 @@ export interface StratumModule {
   create(deps: ModuleDeps): ModuleInstance
 }
 
-export const modules: StratumModule[] = [identityModule, unitsModule]
+export const modules: StratumModule[] = [identityModule, unitsModule, assetsModule]

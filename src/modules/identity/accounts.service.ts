@@ -80,7 +80,7 @@ export function createAccounts(deps: IdentityDeps) {
       await deps.events.appendEvents(tx, as, [
         { type: 'organization.created', entityType: 'organization', entityId: org!.id, data: { name: org!.name, slug } },
         { type: 'user.created', entityType: 'user', entityId: user.id, data: { email: user.email, username: user.username } },
-        { type: 'membership.added', entityType: 'user', entityId: user.id, data: { role: 'owner' } },
+        { type: 'membership.added', entityType: 'user', entityId: user.id, data: { role: 'owner', email: user.email, username: user.username } },
         { type: 'auth.signed_up', entityType: 'user', entityId: user.id, data: { ip: client.ip } },
       ])
       return { token: session.token, expires_at: session.expiresAt.toISOString(), user: toUserView(user), organization: toOrganizationView(org!) }

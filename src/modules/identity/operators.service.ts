@@ -49,7 +49,7 @@ export function createOperators(deps: IdentityDeps & { accounts: Accounts }) {
         const inOrg: RequestContext = { ...ctx, organizationId: org!.id }
         await deps.events.appendEvents(tx, inOrg, [
           ...(existing ? [] : [{ type: 'user.created', entityType: 'user', entityId: user.id, data: { email: user.email, username: user.username } }]),
-          { type: 'membership.added', entityType: 'user', entityId: user.id, data: { role: input.role, via: 'cli' } },
+          { type: 'membership.added', entityType: 'user', entityId: user.id, data: { role: input.role, via: 'cli', email: user.email, username: user.username } },
         ])
         return { user: toUserView(user), organization: toOrganizationView(org!), role: input.role, created: !existing, password: existing ? null : generated }
       })

@@ -223,7 +223,7 @@ export function createOrganizations(deps: IdentityDeps & { accounts: Accounts })
         await deps.events.appendEvents(tx, as, [
           ...(created ? [{ type: 'user.created', entityType: 'user', entityId: user.id, data: { email: user.email, username: user.username } }] : []),
           { type: 'invitation.accepted', entityType: 'invitation', entityId: inv.id, data: { email: inv.email } },
-          { type: 'membership.added', entityType: 'user', entityId: user.id, data: { role: inv.role, invitation_id: inv.id } },
+          { type: 'membership.added', entityType: 'user', entityId: user.id, data: { role: inv.role, invitation_id: inv.id, email: user.email, username: user.username } },
         ])
         return { token: session.token, expires_at: session.expiresAt.toISOString(), user: toUserView(user), organization: toOrganizationView(org!) }
       }

@@ -309,7 +309,11 @@ export function createUnitsAdmin({ database, events, units }: UnitsAdminDeps) {
           const others = await countOf(tx, unitDefinitions, and(eq(unitDefinitions.unitTypeId, type.id), sql`${unitDefinitions.id} <> ${unit.id}`)!)
           if (others > 0) throw new ConflictError(`unit ${unit.symbol} is the base unit of ${type.name}: ${others} other unit(s) are defined against it; delete them first`, { units: others })
         }
-        await refusing(() => tx.delete(unitDefinitions).where(eq(unitDefinitions.id, unit.id)), { unit_system_category_definitions_unit_fk: `unit ${unit.symbol} became a system default meanwhile` })
+        await refusing(() => tx.delete(unitDefinitions).where(eq(unitDefinitions.id, unit.id)), {
+          unit_system_category_definitions_unit_fk: `unit ${unit.symbol} became a system default meanwhile`,
+          object_type_properties_unit_fk: `unit ${unit.symbol} is the unit of an object type property`,
+          object_type_properties_display_unit_fk: `unit ${unit.symbol} is the display unit of an object type property`,
+        })
         await events.appendEvent(tx, ctx, { type: 'unit.deleted', entityType: 'unit', entityId: unit.id, data: { name: unit.name, symbol: unit.symbol, unit_type: type.name } })
       })
     },
@@ -344,7 +348,7 @@ export function createUnitsAdmin({ database, events, units }: UnitsAdminDeps) {
         const category: UnitCategoryRow = owned(found?.category, 'unit category', id)
         const used = await defaultsUsing(tx, eq(unitSystemCategoryDefinitions.unitCategoryId, id))
         if (used.length > 0) throw new ConflictError(`unit category ${category.name} is in use: it has a default in ${describeDefaults(used)}; remove those defaults first`, { used_by: used })
-        await tx.delete(unitCategories).where(eq(unitCategories.id, id))
+        await refusing(() => tx.delete(unitCategories).where(eq(unitCategories.id, id)), { object_type_properties_category_fk: `unit category ${category.name} is in use by an object type property` })
         await events.appendEvent(tx, ctx, { type: 'unit_category.deleted', entityType: 'unit_category', entityId: id, data: { name: category.name, unit_type: found!.type.name } })
       })
     },

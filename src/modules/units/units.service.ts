@@ -247,8 +247,28 @@ export function createUnits({ database }: UnitsDeps) {
     return target
   }
 
+  /**
+   * A unit category by id or name (case ignored; the caller's own before the catalog's), with
+   * the base unit of its type: what an object type property with this category is stored in.
+   * 422 naming `field` when there is none.
+   */
+  async function resolveCategory(ctx: RequestContext, ref: string, field: string) {
+    const [found] = await db
+      .select({ category: unitCategories, typeName: unitTypes.name, base: unitDefinitions })
+      .from(unitCategories)
+      .innerJoin(unitTypes, eq(unitTypes.id, unitCategories.unitTypeId))
+      .leftJoin(unitDefinitions, and(eq(unitDefinitions.unitTypeId, unitCategories.unitTypeId), eq(unitDefinitions.isBase, true)))
+      .where(and(visibleTo(unitCategories.organizationId, ctx), UUID.test(ref) ? eq(unitCategories.id, ref) : sql`lower(${unitCategories.name}) = lower(${ref})`))
+      .orderBy(sql`${unitCategories.organizationId} nulls last`)
+      .limit(1)
+    if (!found) throw new ValidationError(`no unit category is named '${ref}'`, [{ path: field, message: `no unit category is named '${ref}'` }])
+    if (!found.base) throw new ValidationError(`unit type ${found.typeName} has no base unit yet`, [{ path: field, message: `the category's type ${found.typeName} has no base unit` }])
+    return { category: toUnitCategoryView(found.category, { name: found.typeName }), base: toConvertible(found.base, found.typeName) }
+  }
+
   return {
     resolveUnit,
+    resolveCategory,
     getUnitSystem,
     findUnitSystem,
     systemDefault,

@@ -1,0 +1,503 @@
+// Entities (seed 000 ObjectInstance, seed 001 `entities`): create, read, change, soft delete and
+// restore, bulk upsert, and the filtered list. `properties` are validated by Ajv against the
+// type's current schema version (defaults filled in), and the entity records that version.
+import { and, desc, eq, sql, type SQL } from 'drizzle-orm'
+import { newId } from '../../core/behaviours/columns.ts'
+import { actorLabel, type RequestContext } from '../../core/context.ts'
+import { firstRow, rows, type Database, type Executor } from '../../core/db/database.ts'
+import { isUniqueViolation } from '../../core/db/violations.ts'
+import { BadRequestError, ConflictError, ForbiddenError, NotFoundError, ValidationError, type FieldError } from '../../core/errors.ts'
+import type { EventLog, NewEvent } from '../../core/events/events.service.ts'
+import { decodeCursor, pageOfRows, timestampKey } from '../../core/http/pagination.ts'
+import { inOrg, orgOf } from '../../core/tenancy.ts'
+import type { UnitPreferences } from '../units/index.ts'
+import type { createUnits } from '../units/units.service.ts'
+import { entities, objectTypeProperties, objectTypes, type EntityRow, type ObjectTypeRow, type SchemaRow } from './assets.schema.ts'
+import { UUID, type ObjectTypes } from './objectTypes.service.ts'
+import { fieldErrors, validatorFor } from './schema.compile.ts'
+
+type Units = ReturnType<typeof createUnits>
+
+export const BULK_LIMIT = 10_000
+
+export interface NewEntity {
+  type: string
+  name: string
+  description?: string | null | undefined
+  properties?: Record<string, unknown> | undefined
+  status?: string | undefined
+  external_id?: string | null | undefined
+}
+export interface EntityPatch {
+  name?: string | undefined
+  description?: string | null | undefined
+  /** A JSON merge patch (RFC 7396) of the properties: null removes a key. */
+  properties?: Record<string, unknown> | undefined
+  status?: string | undefined
+  external_id?: string | null | undefined
+}
+
+export interface EntityQuery {
+  limit: number
+  cursor?: string | undefined
+  /** A type name, or a family: `device.*` (device and device.esp32...). */
+  type?: string | undefined
+  status?: string | undefined
+  /** `true` (default), `false` (soft-deleted only) or `all`. */
+  active?: 'true' | 'false' | 'all' | undefined
+  q?: string | undefined
+  external_id?: string | undefined
+  /** Entities validated against an older schema version than their type's current one. */
+  stale?: boolean | undefined
+  /** `properties.<path>[op]` filters, as given in the query string. */
+  filters?: Record<string, string> | undefined
+  unit_system?: string | undefined
+}
+
+export const toEntityView = (e: EntityRow, typeName: string) => ({
+  id: e.id,
+  organization_id: e.organizationId,
+  object_type_id: e.objectTypeId,
+  entity_type: typeName,
+  name: e.name,
+  description: e.description,
+  properties: e.properties,
+  status: e.status,
+  is_active: e.isActive,
+  schema_version: e.schemaVersion,
+  external_id: e.externalId,
+  managed_by: e.managedBy,
+  created_by: e.createdBy,
+  created_at: e.createdAt.toISOString(),
+  updated_at: e.updatedAt.toISOString(),
+})
+export type EntityView = ReturnType<typeof toEntityView> & { units?: Record<string, string> }
+
+/** Top-level differences between two property documents, for `entity.updated` events. */
+export function diffProperties(before: Record<string, unknown>, after: Record<string, unknown>): Record<string, { from: unknown; to: unknown }> {
+  const out: Record<string, { from: unknown; to: unknown }> = {}
+  for (const k of new Set([...Object.keys(before), ...Object.keys(after)])) {
+    if (JSON.stringify(before[k]) !== JSON.stringify(after[k])) out[k] = { from: before[k] ?? null, to: after[k] ?? null }
+  }
+  return out
+}
+
+/** RFC 7396 JSON merge patch. */
+export function mergePatch(target: unknown, patch: unknown): unknown {
+  if (typeof patch !== 'object' || patch === null || Array.isArray(patch)) return patch
+  const out: Record<string, unknown> = typeof target === 'object' && target !== null && !Array.isArray(target) ? { ...(target as Record<string, unknown>) } : {}
+  for (const [k, v] of Object.entries(patch)) {
+    if (v === null) delete out[k]
+    else out[k] = mergePatch(out[k], v)
+  }
+  return out
+}
+
+const FILTER = /^properties\.([A-Za-z_][A-Za-z0-9_-]*(?:\.[A-Za-z_][A-Za-z0-9_-]*)*)(?:\[(eq|ne|gt|gte|lt|lte|in|exists)\])?$/
+const RANGE_SQL = { gt: '>', gte: '>=', lt: '<', lte: '<=' } as const
+
+/** The JSON values a query-string value may stand for: "5" is 5 or "5", "true" is true or "true". */
+function candidatesOf(text: string): unknown[] {
+  const out: unknown[] = [text]
+  if (text !== '' && Number.isFinite(Number(text))) out.push(Number(text))
+  if (text === 'true' || text === 'false') out.push(text === 'true')
+  if (text === 'null') out.push(null)
+  return out
+}
+
+const nest = (path: string[], value: unknown): unknown => path.reduceRight<unknown>((acc, k) => ({ [k]: acc }), value)
+
+/** SQL for the `properties.<path>[op]=value` filters: containment (GIN) for equality, stratum_jsonb_number for ranges. */
+export function propertyFilters(filters: Record<string, string>): SQL[] {
+  const out: SQL[] = []
+  for (const [key, value] of Object.entries(filters)) {
+    const m = FILTER.exec(key)
+    if (!m) throw new BadRequestError(`${key} is not a property filter: use properties.<name>[op]=value with op one of eq, ne, gt, gte, lt, lte, in, exists`, [{ path: `/query/${key}`, message: 'is not a property filter' }])
+    const path = m[1]!.split('.')
+    const op = (m[2] ?? 'eq') as 'eq' | 'ne' | 'gt' | 'gte' | 'lt' | 'lte' | 'in' | 'exists'
+    const pathArray = `{${path.join(',')}}`
+    const contains = (values: unknown[]) => sql`(${sql.join(values.map((v) => sql`${entities.properties} @> ${JSON.stringify(nest(path, v))}::jsonb`), sql` or `)})`
+    switch (op) {
+      case 'eq':
+        out.push(contains(candidatesOf(value)))
+        break
+      case 'ne':
+        out.push(sql`not ${contains(candidatesOf(value))}`)
+        break
+      case 'in':
+        out.push(contains(value.split(',').flatMap(candidatesOf)))
+        break
+      case 'exists':
+        if (value !== 'true' && value !== 'false') throw new BadRequestError(`${key} must be true or false`, [{ path: `/query/${key}`, message: 'must be true or false' }])
+        out.push(value === 'true' ? sql`${entities.properties} #> ${pathArray}::text[] is not null` : sql`${entities.properties} #> ${pathArray}::text[] is null`)
+        break
+      default: {
+        const n = Number(value)
+        if (value === '' || !Number.isFinite(n)) throw new BadRequestError(`${key} compares numbers: ${JSON.stringify(value)} is not one`, [{ path: `/query/${key}`, message: 'must be a number' }])
+        const target = path.length === 1 ? sql`${entities.properties} -> ${path[0]!}` : sql`${entities.properties} #> ${pathArray}::text[]`
+        out.push(sql`stratum_jsonb_number(${target}) ${sql.raw(RANGE_SQL[op])} ${n}::float8`)
+      }
+    }
+  }
+  return out
+}
+
+export interface EntitiesDeps {
+  database: Database
+  events: EventLog
+  types: ObjectTypes
+  units: Units
+  preferences: Pick<UnitPreferences, 'presentValues' | 'preferredSystem'>
+}
+
+export function createEntities({ database, events, types, units, preferences }: EntitiesDeps) {
+  const db = database.db
+
+  async function findEntity(exec: Executor, ctx: RequestContext, id: string, lock = false): Promise<{ entity: EntityRow; type: ObjectTypeRow }> {
+    if (!UUID.test(id)) throw new NotFoundError(`entity ${id} not found`)
+    const q = exec.select({ entity: entities, type: objectTypes }).from(entities).innerJoin(objectTypes, eq(objectTypes.id, entities.objectTypeId)).where(and(inOrg(entities, ctx), eq(entities.id, id)))
+    const [found] = lock ? await q.for('update', { of: entities }) : await q
+    if (!found) throw new NotFoundError(`entity ${id} not found`)
+    return found
+  }
+
+  function assertWritable(e: EntityRow) {
+    if (e.managedBy) throw new ForbiddenError(`entity ${e.name} mirrors a ${e.managedBy} record and changes with it; change the record instead`, { managed_by: e.managedBy })
+  }
+
+  /** Validates (and fills defaults into) properties against the type's current schema. */
+  function validate(schema: SchemaRow, properties: Record<string, unknown>, at: string): { value: Record<string, unknown>; errors: FieldError[] } {
+    const value = structuredClone(properties)
+    const validator = validatorFor(schema.id, schema.definition)
+    if (validator(value)) return { value, errors: [] }
+    return { value, errors: fieldErrors(validator.errors, at) }
+  }
+
+  async function schemaOf(exec: Executor, type: ObjectTypeRow): Promise<SchemaRow> {
+    const s = await types.currentSchema(exec, type.id)
+    if (!s) throw new ConflictError(`object type ${type.name} has no schema yet`)
+    return s
+  }
+
+  /** Properties with a unit, by name: what `unit_system` converts. */
+  async function unitProperties(typeIds: string[]) {
+    if (typeIds.length === 0) return new Map<string, { name: string; unitId: string; categoryId: string }[]>()
+    const found = await db
+      .select({ typeId: objectTypeProperties.objectTypeId, name: objectTypeProperties.name, unitId: objectTypeProperties.unitId, categoryId: objectTypeProperties.unitCategoryId })
+      .from(objectTypeProperties)
+      .where(and(sql`${objectTypeProperties.objectTypeId} = any(${sql.param(typeIds)}::uuid[])`, sql`${objectTypeProperties.unitId} is not null`, eq(objectTypeProperties.timeVarying, false)))
+    const out = new Map<string, { name: string; unitId: string; categoryId: string }[]>()
+    for (const r of found) out.set(r.typeId, [...(out.get(r.typeId) ?? []), { name: r.name, unitId: r.unitId!, categoryId: r.categoryId! }])
+    return out
+  }
+
+  /**
+   * Views of rows, with unit-bearing numeric properties in the caller's requested system
+   * (`unit_system`: a name, an id, or `preferred`), else in their stored base unit; `units`
+   * names the unit of each.
+   */
+  async function present(ctx: RequestContext, found: { entity: EntityRow; typeName: string }[], unitSystem?: string): Promise<EntityView[]> {
+    const views: EntityView[] = found.map((r) => toEntityView(r.entity, r.typeName))
+    const byType = await unitProperties([...new Set(found.map((r) => r.entity.objectTypeId))])
+    if (byType.size === 0) return views
+    let system: string | undefined
+    if (unitSystem === 'preferred') system = (await preferences.preferredSystem(ctx)).id
+    else if (unitSystem) {
+      const s = await units.findUnitSystem(ctx, unitSystem)
+      if (!s) throw new ValidationError(`no unit system is named '${unitSystem}'`, [{ path: '/query/unit_system', message: `no unit system is named '${unitSystem}'` }])
+      system = s.id
+    }
+    // One conversion per (type, property) over all the page's values.
+    for (const [typeId, props] of byType) {
+      const of = views.filter((v) => v.object_type_id === typeId)
+      for (const p of props) {
+        const holders = of.filter((v) => typeof v.properties[p.name] === 'number')
+        let symbol = (await units.resolveUnit(ctx, p.unitId, 'unit')).symbol
+        if (system && holders.length > 0) {
+          try {
+            const shown = await preferences.presentValues(ctx, { unit: p.unitId, values: holders.map((v) => v.properties[p.name] as number), as: { unit_system: system, category: p.categoryId } })
+            holders.forEach((v, i) => (v.properties = { ...v.properties, [p.name]: shown.values[i] }))
+            symbol = shown.unit.symbol
+          } catch (err) {
+            // The system has no default for this category: the values stay in their base unit.
+            if (!(err instanceof ValidationError)) throw err
+          }
+        }
+        for (const v of of) v.units = { ...(v.units ?? {}), [p.name]: symbol }
+      }
+    }
+    return views
+  }
+
+  function conflictOf(err: unknown, input: { name: string; external_id?: string | null | undefined }, typeName: string): never {
+    if (isUniqueViolation(err, 'entities_name_key')) throw new ConflictError(`an entity of type ${typeName} named ${input.name} already exists`, { name: input.name, entity_type: typeName })
+    if (isUniqueViolation(err, 'entities_external_id_key')) throw new ConflictError(`an entity with external id ${input.external_id} already exists`, { external_id: input.external_id })
+    throw err
+  }
+
+  async function insertOne(tx: Executor, ctx: RequestContext, input: NewEntity, managedBy: string | null = null): Promise<{ entity: EntityRow; type: ObjectTypeRow }> {
+    const type = await types.findType(tx, ctx, input.type).catch((err) => {
+      if (err instanceof NotFoundError) throw new ValidationError(`no object type is named ${input.type}`, [{ path: '/body/type', message: `no object type is named ${input.type}` }])
+      throw err
+    })
+    if (type.managedBy && !managedBy) throw new ForbiddenError(`entities of type ${type.name} are kept by ${type.managedBy}`, { managed_by: type.managedBy })
+    const schema = await schemaOf(tx, type)
+    const { value, errors } = validate(schema, input.properties ?? {}, '/body/properties')
+    if (errors.length > 0) throw new ValidationError(`properties do not match the schema of ${type.name} (version ${schema.version})`, errors)
+    let entity: EntityRow
+    try {
+      ;[entity] = (await tx
+        .insert(entities)
+        .values({ organizationId: orgOf(ctx), objectTypeId: type.id, name: input.name, description: input.description ?? null, properties: value, status: input.status ?? 'active', schemaVersion: schema.version, externalId: input.external_id ?? null, managedBy, createdBy: actorLabel(ctx.actor) })
+        .returning()) as [EntityRow]
+    } catch (err) {
+      conflictOf(err, input, type.name)
+    }
+    await events.appendEvent(tx, ctx, { type: 'entity.created', entityType: type.name, entityId: entity.id, data: { name: entity.name, entity_type: type.name, properties: entity.properties, status: entity.status, external_id: entity.externalId } })
+    return { entity, type }
+  }
+
+  async function updateOne(tx: Executor, ctx: RequestContext, found: { entity: EntityRow; type: ObjectTypeRow }, patch: EntityPatch, at = '/body'): Promise<EntityRow> {
+    const { entity, type } = found
+    const changes: Partial<EntityRow> = {}
+    if (patch.name !== undefined && patch.name !== entity.name) changes.name = patch.name
+    if (patch.description !== undefined && patch.description !== entity.description) changes.description = patch.description
+    if (patch.status !== undefined && patch.status !== entity.status) changes.status = patch.status
+    if (patch.external_id !== undefined && patch.external_id !== entity.externalId) changes.externalId = patch.external_id
+    let diff: Record<string, { from: unknown; to: unknown }> = {}
+    if (patch.properties !== undefined) {
+      const schema = await schemaOf(tx, type)
+      const merged = mergePatch(entity.properties, patch.properties) as Record<string, unknown>
+      const { value, errors } = validate(schema, merged, `${at}/properties`)
+      if (errors.length > 0) throw new ValidationError(`properties do not match the schema of ${type.name} (version ${schema.version})`, errors)
+      diff = diffProperties(entity.properties, value)
+      if (Object.keys(diff).length > 0 || entity.schemaVersion !== schema.version) {
+        changes.properties = value
+        changes.schemaVersion = schema.version
+      }
+    }
+    if (Object.keys(changes).length === 0) return entity
+    let row: EntityRow
+    try {
+      ;[row] = (await tx.update(entities).set(changes).where(eq(entities.id, entity.id)).returning()) as [EntityRow]
+    } catch (err) {
+      conflictOf(err, { name: patch.name ?? entity.name, external_id: patch.external_id }, type.name)
+    }
+    const fields = Object.fromEntries(
+      (['name', 'description', 'status', 'externalId'] as const).filter((k) => k in changes).map((k) => [k === 'externalId' ? 'external_id' : k, { from: entity[k], to: row[k] }]),
+    )
+    await events.appendEvent(tx, ctx, { type: 'entity.updated', entityType: type.name, entityId: entity.id, data: { name: row.name, entity_type: type.name, diff: { ...fields, ...(Object.keys(diff).length ? { properties: diff } : {}) }, schema_version: row.schemaVersion } })
+    return row
+  }
+
+  async function setActive(ctx: RequestContext, id: string, active: boolean) {
+    return database.transaction(async (tx) => {
+      const found = await findEntity(tx, ctx, id, true)
+      assertWritable(found.entity)
+      if (found.entity.isActive === active) return toEntityView(found.entity, found.type.name)
+      if (!active) {
+        // An entity in use by a live relationship ends those relationships with it.
+        await tx.execute(sql`update relationships set valid_to = now() where organization_id = ${found.entity.organizationId} and (from_entity_id = ${id} or to_entity_id = ${id}) and (valid_to is null or valid_to > now()) and valid_from < now()`)
+      }
+      const [row] = await tx.update(entities).set({ isActive: active }).where(eq(entities.id, id)).returning()
+      await events.appendEvent(tx, ctx, { type: active ? 'entity.restored' : 'entity.deleted', entityType: found.type.name, entityId: id, data: { name: row!.name, entity_type: found.type.name } })
+      return toEntityView(row!, found.type.name)
+    })
+  }
+
+  return {
+    findEntity,
+    insertOne,
+    updateOne,
+    present,
+
+    async create(ctx: RequestContext, input: NewEntity) {
+      const { entity, type } = await database.transaction((tx) => insertOne(tx, ctx, input))
+      return (await present(ctx, [{ entity, typeName: type.name }]))[0]!
+    },
+
+    async get(ctx: RequestContext, id: string, unitSystem?: string) {
+      const { entity, type } = await findEntity(db, ctx, id)
+      return (await present(ctx, [{ entity, typeName: type.name }], unitSystem))[0]!
+    },
+
+    async update(ctx: RequestContext, id: string, patch: EntityPatch) {
+      const { entity, type } = await database.transaction(async (tx) => {
+        const found = await findEntity(tx, ctx, id, true)
+        assertWritable(found.entity)
+        if (!found.entity.isActive) throw new ConflictError(`entity ${found.entity.name} is deleted; restore it first`, { is_active: false })
+        return { entity: await updateOne(tx, ctx, found, patch), type: found.type }
+      })
+      return (await present(ctx, [{ entity, typeName: type.name }]))[0]!
+    },
+
+    /** Soft delete (is_active false); its live relationships end now. */
+    remove: (ctx: RequestContext, id: string) => setActive(ctx, id, false),
+    restore: (ctx: RequestContext, id: string) => setActive(ctx, id, true),
+
+    async list(ctx: RequestContext, q: EntityQuery) {
+      const conds: (SQL | undefined)[] = [inOrg(entities, ctx)]
+      if (q.type) {
+        const family = q.type.endsWith('.*')
+        const name = family ? q.type.slice(0, -2) : q.type
+        const escaped = name.replace(/[\\%_]/g, (c) => `\\${c}`)
+        const typeIds = await db
+          .select({ id: objectTypes.id })
+          .from(objectTypes)
+          .where(and(inOrg(objectTypes, ctx), family ? sql`(lower(${objectTypes.name}) = lower(${name}) or lower(${objectTypes.name}) like lower(${escaped}) || '.%')` : sql`lower(${objectTypes.name}) = lower(${name})`))
+        if (typeIds.length === 0) return { data: [], next_cursor: null }
+        conds.push(typeIds.length === 1 ? eq(entities.objectTypeId, typeIds[0]!.id) : sql`${entities.objectTypeId} = any(${sql.param(typeIds.map((t) => t.id))}::uuid[])`)
+      }
+      if (q.status) conds.push(eq(entities.status, q.status))
+      if ((q.active ?? 'true') !== 'all') conds.push(eq(entities.isActive, (q.active ?? 'true') === 'true'))
+      if (q.external_id) conds.push(eq(entities.externalId, q.external_id))
+      if (q.q) conds.push(sql`to_tsvector('simple', ${entities.name} || ' ' || coalesce(${entities.description}, '')) @@ websearch_to_tsquery('simple', ${q.q})`)
+      if (q.stale) conds.push(sql`${entities.schemaVersion} is distinct from ${objectTypes.schemaVersion}`)
+      conds.push(...propertyFilters(q.filters ?? {}))
+      if (q.cursor) {
+        const [ts, id] = decodeCursor(q.cursor, ['timestamp', 'uuid']) as [string, string]
+        conds.push(sql`(${entities.createdAt}, ${entities.id}) < (${ts}::timestamptz, ${id}::uuid)`)
+      }
+      const found = await db
+        .select({ entity: entities, typeName: objectTypes.name, key: timestampKey(entities.createdAt) })
+        .from(entities)
+        .innerJoin(objectTypes, eq(objectTypes.id, entities.objectTypeId))
+        .where(and(...conds))
+        .orderBy(desc(entities.createdAt), desc(entities.id))
+        .limit(q.limit + 1)
+      const page = pageOfRows(found, q.limit, (r) => [r.key, r.entity.id])
+      return { data: await present(ctx, page.data, q.unit_system), next_cursor: page.next_cursor }
+    },
+
+    /**
+     * Creates or changes up to 10,000 entities in one transaction: matched by external_id when
+     * given, else by (type, name). Every row is validated first; any error refuses the whole
+     * request, listing each by index and path.
+     */
+    async bulkUpsert(ctx: RequestContext, items: NewEntity[]) {
+      if (items.length > BULK_LIMIT) throw new ValidationError(`at most ${BULK_LIMIT} entities per request`, [{ path: '/body/items', message: `has ${items.length} items; the limit is ${BULK_LIMIT}` }])
+      return database.transaction(async (tx) => {
+        const errors: FieldError[] = []
+        // Types and their current schemas, once each.
+        const typeRefs = [...new Set(items.map((i) => i.type))]
+        const typeOf = new Map<string, { type: ObjectTypeRow; schema: SchemaRow }>()
+        for (const ref of typeRefs) {
+          try {
+            const type = await types.findType(tx, ctx, ref)
+            if (type.managedBy) continue
+            typeOf.set(ref, { type, schema: await schemaOf(tx, type) })
+          } catch (err) {
+            if (!(err instanceof NotFoundError)) throw err
+          }
+        }
+        // Existing rows, by external id and by (type, name).
+        const extIds = items.map((i) => i.external_id).filter((x): x is string => !!x)
+        const org = orgOf(ctx)
+        const byExt = new Map<string, EntityRow>()
+        const byName = new Map<string, EntityRow>()
+        if (extIds.length > 0) {
+          const found = await tx.select().from(entities).where(and(eq(entities.organizationId, org), sql`${entities.externalId} = any(${sql.param(extIds)}::text[])`)).for('update')
+          for (const e of found) byExt.set(e.externalId!, e)
+        }
+        const named = items.filter((i) => !i.external_id && typeOf.has(i.type))
+        if (named.length > 0) {
+          const keys = named.map((i) => ({ t: typeOf.get(i.type)!.type.id, n: i.name.toLowerCase() }))
+          const found = await rows<{ id: string }>(tx, sql`select e.id from entities e join jsonb_to_recordset(${JSON.stringify(keys)}::jsonb) k(t uuid, n text) on e.object_type_id = k.t and lower(e.name) = k.n where e.organization_id = ${org} for update of e`)
+          if (found.length > 0) {
+            const full = await tx.select().from(entities).where(sql`${entities.id} = any(${sql.param(found.map((f) => f.id))}::uuid[])`)
+            for (const e of full) byName.set(`${e.objectTypeId}:${e.name.toLowerCase()}`, e)
+          }
+        }
+        const seen = new Set<string>()
+        const inserts: { i: number; row: typeof entities.$inferInsert; typeName: string }[] = []
+        const updates: { i: number; before: EntityRow; after: EntityRow; typeName: string; diff: Record<string, { from: unknown; to: unknown }> }[] = []
+        const actor = actorLabel(ctx.actor)
+        items.forEach((item, i) => {
+          const at = `/body/items/${i}`
+          const t = typeOf.get(item.type)
+          if (!t) {
+            errors.push({ path: `${at}/type`, message: `no object type is named ${item.type} (or its entities are kept by another module)` })
+            return
+          }
+          const key = item.external_id ? `x:${item.external_id}` : `n:${t.type.id}:${item.name.toLowerCase()}`
+          if (seen.has(key)) {
+            errors.push({ path: item.external_id ? `${at}/external_id` : `${at}/name`, message: 'appears twice in this request' })
+            return
+          }
+          seen.add(key)
+          const existing = item.external_id ? byExt.get(item.external_id) : byName.get(`${t.type.id}:${item.name.toLowerCase()}`)
+          if (existing?.managedBy) {
+            errors.push({ path: at, message: `mirrors a ${existing.managedBy} record and cannot be changed here` })
+            return
+          }
+          if (existing && existing.objectTypeId !== t.type.id) {
+            errors.push({ path: `${at}/type`, message: `external id ${item.external_id} belongs to an entity of another type` })
+            return
+          }
+          const { value, errors: propErrors } = validate(t.schema, item.properties ?? {}, `${at}/properties`)
+          if (propErrors.length > 0) {
+            errors.push(...propErrors)
+            return
+          }
+          if (!existing) {
+            inserts.push({
+              i,
+              typeName: t.type.name,
+              row: { id: newId(), organizationId: org, objectTypeId: t.type.id, name: item.name, description: item.description ?? null, properties: value, status: item.status ?? 'active', schemaVersion: t.schema.version, externalId: item.external_id ?? null, createdBy: actor },
+            })
+            return
+          }
+          const after: EntityRow = {
+            ...existing,
+            name: item.name,
+            description: item.description !== undefined ? item.description : existing.description,
+            properties: value,
+            status: item.status ?? existing.status,
+            isActive: true,
+            schemaVersion: t.schema.version,
+          }
+          const diff = diffProperties(existing.properties, value)
+          const same = diff && Object.keys(diff).length === 0 && after.name === existing.name && after.description === existing.description && after.status === existing.status && existing.isActive && existing.schemaVersion === after.schemaVersion
+          if (!same) updates.push({ i, before: existing, after, typeName: t.type.name, diff })
+        })
+        if (errors.length > 0) throw new ValidationError(`${new Set(errors.map((e) => e.path.split('/')[3])).size} of ${items.length} entities are not valid; nothing was written`, errors.slice(0, 1000))
+
+        // One statement per chunk, whatever its size: the rows travel as one JSON parameter.
+        for (let k = 0; k < inserts.length; k += 5000) {
+          const payload = inserts.slice(k, k + 5000).map(({ row }) => ({ id: row.id, o: row.objectTypeId, n: row.name, d: row.description, p: row.properties, s: row.status, v: row.schemaVersion, x: row.externalId }))
+          try {
+            await tx.execute(
+              sql`insert into entities (id, organization_id, object_type_id, name, description, properties, status, schema_version, external_id, created_by)
+                  select r.id, ${org}::uuid, r.o, r.n, r.d, coalesce(r.p, '{}'::jsonb), r.s, r.v, r.x, ${actor}
+                  from jsonb_to_recordset(${JSON.stringify(payload)}::jsonb) as r(id uuid, o uuid, n text, d text, p jsonb, s text, v int, x text)`,
+            )
+          } catch (err) {
+            if (isUniqueViolation(err, 'entities_name_key') || isUniqueViolation(err, 'entities_external_id_key')) throw new ConflictError('another request created some of these entities meanwhile; repeat the request', {})
+            throw err
+          }
+        }
+        const idOf = new Map(inserts.map((c) => [c.i, c.row.id!]))
+        const updatedAt = new Map(updates.map((u) => [u.i, u.after.id]))
+        const evts: NewEvent[] = [
+          ...inserts.map(({ i, row, typeName }) => ({ type: 'entity.created', entityType: typeName, entityId: idOf.get(i)!, data: { name: row.name, entity_type: typeName, properties: row.properties, status: row.status, external_id: row.externalId, bulk: true } })),
+          ...updates.map(({ before, after, typeName, diff }) => ({ type: before.isActive ? 'entity.updated' : 'entity.restored', entityType: typeName, entityId: after.id, data: { name: after.name, entity_type: typeName, diff: { properties: diff }, schema_version: after.schemaVersion, bulk: true } })),
+        ]
+        await events.appendEvents(tx, ctx, evts)
+        const out = items.map((item, i) => {
+          const id = idOf.get(i) ?? updatedAt.get(i)
+          if (id) return { index: i, id, result: idOf.has(i) ? ('created' as const) : ('updated' as const) }
+          const t = typeOf.get(item.type)!
+          return { index: i, id: (item.external_id ? byExt.get(item.external_id) : byName.get(`${t.type.id}:${item.name.toLowerCase()}`))!.id, result: 'unchanged' as const }
+        })
+        return { created: inserts.length, updated: updates.length, unchanged: items.length - inserts.length - updates.length, items: out }
+      })
+    },
+
+    /** How many entities of a type are not validated against `version` (for the revalidation job). */
+    async countOfType(exec: Executor, typeId: string) {
+      return (await firstRow<{ n: number }>(exec, sql`select count(*)::int as n from entities where object_type_id = ${typeId}`))!.n
+    },
+  }
+}
+
+export type Entities = ReturnType<typeof createEntities>
