@@ -80,7 +80,7 @@ const COMMANDS: Record<string, Command> = {
       const rt = await openRuntime(config, log)
       try {
         const results = await seedDemo(rt)
-        process.stdout.write(results.length ? results.map((r) => `${r.module}: ${r.created} created\n`).join('') : 'no module has demo data yet\n')
+        process.stdout.write(results.length ? results.map((r) => `${r.module}: ${r.created} created\n${(r.notes ?? []).map((n) => `  ${n}\n`).join('')}`).join('') : 'no module has demo data yet\n')
       } finally {
         await rt.database.close()
       }

@@ -83,7 +83,7 @@ export async function startWorker(rt: Runtime, extraHandlers: JobHandler<any>[] 
   return worker
 }
 
-export async function seedDemo(rt: Runtime): Promise<{ module: string; created: number }[]> {
+export async function seedDemo(rt: Runtime): Promise<{ module: string; created: number; notes?: string[] }[]> {
   const out = []
   for (const m of rt.modules) if (m.seedDemo) out.push({ module: m.name, ...(await m.seedDemo()) })
   return out

@@ -27,8 +27,8 @@ export interface ModuleInstance {
   jobs?: JobHandler<any>[]
   /** Resolves callers for the HTTP app; one module (identity) provides it. */
   authenticator?: Authenticator
-  /** Adds demo data for `stratum seed --demo`; must be safe to run twice. */
-  seedDemo?(): Promise<{ created: number }>
+  /** Adds demo data for `stratum seed --demo`; must be safe to run twice. `notes` are printed (how to sign in). */
+  seedDemo?(): Promise<{ created: number; notes?: string[] }>
 }
 
 export interface StratumModule {

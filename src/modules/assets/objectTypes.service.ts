@@ -35,6 +35,11 @@ export interface NewProperty {
 }
 export type PropertyPatch = Partial<NewProperty>
 
+interface PreparedUnits {
+  categories: Map<string, { id: string; unitTypeId: string; baseId: string }>
+  displays: Map<string, { id: string; unitTypeId: string; symbol: string; typeName: string }>
+}
+
 export interface NewObjectType {
   name: string
   description?: string | null | undefined
@@ -130,24 +135,39 @@ export function createObjectTypes({ database, events, units }: ObjectTypesDeps) 
     if (type.managedBy) throw new ForbiddenError(`object type ${type.name} is kept by ${type.managedBy} and cannot be changed through this API`, { managed_by: type.managedBy })
   }
 
-  /** Resolved unit references of a property input, checked against its data type. */
-  async function resolveUnits(ctx: RequestContext, input: PropertyPatch, prev: PropertyRow | undefined, at: string) {
+  /**
+   * The unit names in property inputs, resolved before the transaction opens: the units service
+   * reads through the outer handle, which must not be used inside a transaction.
+   */
+  async function prepareUnits(ctx: RequestContext, inputs: { input: PropertyPatch; at: string }[]): Promise<PreparedUnits> {
+    const prepared: PreparedUnits = { categories: new Map(), displays: new Map() }
+    for (const { input, at } of inputs) {
+      if (input.unit_category && !prepared.categories.has(input.unit_category)) {
+        const { category, base } = await units.resolveCategory(ctx, input.unit_category, `${at}/unit_category`)
+        prepared.categories.set(input.unit_category, { id: category.id, unitTypeId: category.unit_type_id, baseId: base.id })
+      }
+      if (input.display_unit && !prepared.displays.has(input.display_unit)) {
+        const u = await units.resolveUnit(ctx, input.display_unit, `${at.slice(1)}/display_unit`)
+        prepared.displays.set(input.display_unit, { id: u.id, unitTypeId: u.unitTypeId, symbol: u.symbol, typeName: u.unitTypeName })
+      }
+    }
+    return prepared
+  }
+
+  /** The unit columns of a property input, checked against its data type and category. */
+  async function resolveUnits(exec: Executor, input: PropertyPatch, prev: PropertyRow | undefined, at: string, prepared: PreparedUnits) {
     const dataType = input.data_type ?? prev?.dataType
     let unitCategoryId = prev?.unitCategoryId ?? null
     let unitId = prev?.unitId ?? null
     let displayUnitId = prev?.displayUnitId ?? null
-    let unitTypeId: string | null = null
-    const symbols = new Map<string, UnitRef>()
     if (input.unit_category !== undefined) {
       if (input.unit_category === null) {
         unitCategoryId = unitId = displayUnitId = null
       } else {
-        const { category, base } = await units.resolveCategory(ctx, input.unit_category, `${at}/unit_category`)
-        unitCategoryId = category.id
-        unitId = base.id
-        unitTypeId = category.unit_type_id
-        symbols.set(base.id, { id: base.id, symbol: base.symbol })
+        const category = prepared.categories.get(input.unit_category)!
         if (input.display_unit === undefined && prev?.unitCategoryId !== category.id) displayUnitId = null
+        unitCategoryId = category.id
+        unitId = category.baseId
       }
     }
     if (unitCategoryId && dataType !== 'number' && dataType !== 'integer') {
@@ -156,12 +176,11 @@ export function createObjectTypes({ database, events, units }: ObjectTypesDeps) 
     if (input.display_unit !== undefined) {
       if (input.display_unit === null) displayUnitId = null
       else {
-        if (!unitCategoryId) throw new ValidationError('a display unit needs a unit category', [{ path: `${at}/display_unit`, message: 'set unit_category first' }])
-        const unit = await units.resolveUnit(ctx, input.display_unit, `${at.slice(1)}/display_unit`)
-        if (!unitTypeId) unitTypeId = (await units.resolveUnit(ctx, unitId!, 'unit')).unitTypeId
-        if (unit.unitTypeId !== unitTypeId) throw new ValidationError(`${unit.symbol} is not a unit of this property's category`, [{ path: `${at}/display_unit`, message: `${unit.symbol} is a ${unit.unitTypeName} unit` }])
+        if (!unitId) throw new ValidationError('a display unit needs a unit category', [{ path: `${at}/display_unit`, message: 'set unit_category first' }])
+        const unit = prepared.displays.get(input.display_unit)!
+        const base = (await units.unitsByIds(exec, [unitId])).get(unitId)!
+        if (unit.unitTypeId !== base.unitTypeId) throw new ValidationError(`${unit.symbol} is not a unit of this property's category`, [{ path: `${at}/display_unit`, message: `${unit.symbol} is a ${unit.typeName} unit` }])
         displayUnitId = unit.id
-        symbols.set(unit.id, { id: unit.id, symbol: unit.symbol })
       }
     }
     return { unitCategoryId, unitId, displayUnitId }
@@ -204,19 +223,14 @@ export function createObjectTypes({ database, events, units }: ObjectTypesDeps) 
     }
   }
 
-  async function unitSymbols(ctx: RequestContext, rows: PropertyRow[]): Promise<Map<string, UnitRef>> {
+  async function unitSymbols(exec: Executor, rows: PropertyRow[]): Promise<Map<string, UnitRef>> {
     const ids = [...new Set(rows.flatMap((p) => [p.unitId, p.displayUnitId]).filter((x): x is string => !!x))]
-    const out = new Map<string, UnitRef>()
-    for (const id of ids) {
-      const u = await units.resolveUnit(ctx, id, 'unit')
-      out.set(id, { id, symbol: u.symbol })
-    }
-    return out
+    return units.unitsByIds(exec, ids)
   }
 
   async function definitionsOf(tx: Executor, ctx: RequestContext, typeId: string): Promise<{ rows: PropertyRow[]; defs: PropertyDefinition[] }> {
     const rows = await tx.select().from(objectTypeProperties).where(and(inOrg(objectTypeProperties, ctx), eq(objectTypeProperties.objectTypeId, typeId))).orderBy(asc(objectTypeProperties.position), asc(objectTypeProperties.createdAt))
-    const symbols = await unitSymbols(ctx, rows)
+    const symbols = await unitSymbols(tx, rows)
     const defs = rows.map((p) => ({
       name: p.name,
       description: p.description,
@@ -277,9 +291,9 @@ export function createObjectTypes({ database, events, units }: ObjectTypesDeps) 
     throw err
   }
 
-  async function insertProperty(tx: Executor, ctx: RequestContext, type: ObjectTypeRow, input: NewProperty, at: string, position: number) {
+  async function insertProperty(tx: Executor, ctx: RequestContext, type: ObjectTypeRow, input: NewProperty, at: string, position: number, prepared: PreparedUnits) {
     const cols = propertyColumns(input, undefined, at)
-    const unitCols = await resolveUnits(ctx, input, undefined, at)
+    const unitCols = await resolveUnits(tx, input, undefined, at, prepared)
     try {
       const [row] = await tx
         .insert(objectTypeProperties)
@@ -322,11 +336,13 @@ export function createObjectTypes({ database, events, units }: ObjectTypesDeps) 
           if (isUniqueViolation(err, 'object_types_name_key')) throw new ConflictError(`an object type named ${input.name} already exists`, { name: input.name })
           throw err
         }
-        for (const [i, p] of (input.properties ?? []).entries()) await insertProperty(tx, ctx, type, p, `/body/properties/${i}`, i)
+        for (const [i, p] of (input.properties ?? []).entries()) await insertProperty(tx, ctx, type, p, `/body/properties/${i}`, i, prepared)
         await events.appendEvent(tx, ctx, { type: 'object_type.created', entityType: 'object_type', entityId: type.id, data: { name: type.name, properties: (input.properties ?? []).map((p) => p.name) } })
         await publish(tx, ctx, type, { description: `initial schema of ${type.name}` })
         return toObjectTypeView((await findType(tx, ctx, type.id))!)
       }
+      // With the caller's transaction (mirror types), properties must not name units: those are resolved through the outer handle.
+      const prepared = await prepareUnits(ctx, (input.properties ?? []).map((p, i) => ({ input: p, at: `/body/properties/${i}` })))
       return tx ? run(tx) : database.transaction(run)
     },
 
@@ -386,7 +402,7 @@ export function createObjectTypes({ database, events, units }: ObjectTypesDeps) 
     async listProperties(ctx: RequestContext, ref: string) {
       const type = await findType(db, ctx, ref)
       const rows = await db.select().from(objectTypeProperties).where(and(inOrg(objectTypeProperties, ctx), eq(objectTypeProperties.objectTypeId, type.id))).orderBy(asc(objectTypeProperties.position), asc(objectTypeProperties.createdAt))
-      const symbols = await unitSymbols(ctx, rows)
+      const symbols = await unitSymbols(db, rows)
       return { data: rows.map((p) => toPropertyView(p, symbols)), next_cursor: null }
     },
 
@@ -394,28 +410,30 @@ export function createObjectTypes({ database, events, units }: ObjectTypesDeps) 
       const type = await findType(db, ctx, ref)
       const [row] = await db.select().from(objectTypeProperties).where(and(inOrg(objectTypeProperties, ctx), eq(objectTypeProperties.objectTypeId, type.id), eq(objectTypeProperties.id, propertyId)))
       if (!row) throw new NotFoundError(`property ${propertyId} of object type ${type.name} not found`)
-      return toPropertyView(row, await unitSymbols(ctx, [row]))
+      return toPropertyView(row, await unitSymbols(db, [row]))
     },
 
     async addProperty(ctx: RequestContext, ref: string, input: NewProperty, migrate?: boolean) {
+      const prepared = await prepareUnits(ctx, [{ input, at: '/body' }])
       return database.transaction(async (tx) => {
         const type = await findType(tx, ctx, ref, true)
         assertWritable(type)
-        const row = await insertProperty(tx, ctx, type, input, '/body', await nextPosition(tx, type.id))
+        const row = await insertProperty(tx, ctx, type, input, '/body', await nextPosition(tx, type.id), prepared)
         await events.appendEvent(tx, ctx, { type: 'object_type.property_added', entityType: 'object_type', entityId: type.id, data: { name: type.name, property: row.name, property_id: row.id, data_type: row.dataType } })
         const outcome = await publish(tx, ctx, type, { migrate })
-        return { ...toPropertyView(row, await unitSymbols(ctx, [row])), schema_change: outcome }
+        return { ...toPropertyView(row, await unitSymbols(tx, [row])), schema_change: outcome }
       })
     },
 
     async updateProperty(ctx: RequestContext, ref: string, propertyId: string, patch: PropertyPatch, migrate?: boolean) {
+      const prepared = await prepareUnits(ctx, [{ input: patch, at: '/body' }])
       return database.transaction(async (tx) => {
         const type = await findType(tx, ctx, ref, true)
         assertWritable(type)
         const [prev] = await tx.select().from(objectTypeProperties).where(and(inOrg(objectTypeProperties, ctx), eq(objectTypeProperties.objectTypeId, type.id), eq(objectTypeProperties.id, propertyId)))
         if (!prev) throw new NotFoundError(`property ${propertyId} of object type ${type.name} not found`)
         const cols = propertyColumns(patch, prev, '/body')
-        const unitCols = await resolveUnits(ctx, patch, prev, '/body')
+        const unitCols = await resolveUnits(tx, patch, prev, '/body', prepared)
         let row: PropertyRow
         try {
           ;[row] = (await tx
@@ -428,7 +446,7 @@ export function createObjectTypes({ database, events, units }: ObjectTypesDeps) 
         }
         await events.appendEvent(tx, ctx, { type: 'object_type.property_updated', entityType: 'object_type', entityId: type.id, data: { name: type.name, property: row.name, property_id: row.id, changed: Object.keys(patch) } })
         const outcome = await publish(tx, ctx, type, { migrate })
-        return { ...toPropertyView(row, await unitSymbols(ctx, [row])), schema_change: outcome }
+        return { ...toPropertyView(row, await unitSymbols(tx, [row])), schema_change: outcome }
       })
     },
 

@@ -71,6 +71,7 @@ export const identityModule: StratumModule = {
     return {
       routes: identity.routes,
       authenticator: identity.authenticator,
+      seedDemo: () => identity.operators.seedDemo(),
     }
   },
 }

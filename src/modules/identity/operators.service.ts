@@ -12,6 +12,9 @@ import type { Accounts } from './accounts.service.ts'
 import { normaliseEmail } from './accounts.service.ts'
 import { toOrganizationView, toUserView, type IdentityDeps } from './shared.ts'
 
+export const DEMO_ORGANIZATIONS = ['Acme Research Labs', 'BioTech Innovations'] as const
+export const DEMO_EMAIL = 'demo@stratum.example'
+
 export function createOperators(deps: IdentityDeps & { accounts: Accounts }) {
   const { database } = deps
 
@@ -53,6 +56,24 @@ export function createOperators(deps: IdentityDeps & { accounts: Accounts }) {
         ])
         return { user: toUserView(user), organization: toOrganizationView(org!), role: input.role, created: !existing, password: existing ? null : generated }
       })
+    },
+
+    /**
+     * The demo organisations of seed 001 (Acme Research Labs, BioTech Innovations) with one
+     * owner of both, `demo@stratum.example`, whose generated password is returned once, on the
+     * run that creates the account. Organisations that exist (by name) are left alone.
+     */
+    async seedDemo(): Promise<{ created: number; notes: string[] }> {
+      const notes: string[] = []
+      let created = 0
+      for (const name of DEMO_ORGANIZATIONS) {
+        const [exists] = await database.db.select({ id: organizations.id }).from(organizations).where(eq(organizations.name, name))
+        if (exists) continue
+        const made = await this.createUser({ email: DEMO_EMAIL, newOrganization: name, role: 'owner', username: 'demo' })
+        created += made.created ? 2 : 1
+        if (made.password) notes.push(`sign in as ${DEMO_EMAIL} with password ${made.password} (change it: stratum admin reset-password ${DEMO_EMAIL})`)
+      }
+      return { created, notes }
     },
 
     /** The id of the organisation with this slug or id (for operator commands acting as Stratum in it). */

@@ -4,7 +4,7 @@
 import { and, asc, eq, ilike, isNull, or, sql, type SQL } from 'drizzle-orm'
 import type { AnyPgColumn } from 'drizzle-orm/pg-core'
 import type { RequestContext } from '../../core/context.ts'
-import type { Database } from '../../core/db/database.ts'
+import type { Database, Executor } from '../../core/db/database.ts'
 import { NotFoundError, ValidationError } from '../../core/errors.ts'
 import { decodeCursor, pageOfRows } from '../../core/http/pagination.ts'
 import { orgOf } from '../../core/tenancy.ts'
@@ -266,9 +266,20 @@ export function createUnits({ database }: UnitsDeps) {
     return { category: toUnitCategoryView(found.category, { name: found.typeName }), base: toConvertible(found.base, found.typeName) }
   }
 
+  /** Symbols and types of units by id, through `exec` (so it may run inside another module's transaction). */
+  async function unitsByIds(exec: Executor, ids: string[]): Promise<Map<string, { id: string; symbol: string; unitTypeId: string }>> {
+    if (ids.length === 0) return new Map()
+    const found = await exec
+      .select({ id: unitDefinitions.id, symbol: unitDefinitions.symbol, unitTypeId: unitDefinitions.unitTypeId })
+      .from(unitDefinitions)
+      .where(sql`${unitDefinitions.id} = any(${sql.param(ids)}::uuid[])`)
+    return new Map(found.map((u) => [u.id, u]))
+  }
+
   return {
     resolveUnit,
     resolveCategory,
+    unitsByIds,
     getUnitSystem,
     findUnitSystem,
     systemDefault,
