@@ -11,10 +11,11 @@ import { and, eq, sql } from 'drizzle-orm'
 import { newId } from '../../core/behaviours/columns.ts'
 import type { RequestContext } from '../../core/context.ts'
 import type { Executor } from '../../core/db/database.ts'
+import { ValidationError } from '../../core/errors.ts'
 import type { EventLog, NewEvent } from '../../core/events/events.service.ts'
 import { entities, objectTypes, relationships, type EntityRow } from './assets.schema.ts'
 import type { Entities } from './entities.service.ts'
-import type { NewProperty, ObjectTypes } from './objectTypes.service.ts'
+import { UUID, type NewProperty, type ObjectTypes } from './objectTypes.service.ts'
 
 export const MANAGED_BY = 'identity'
 
@@ -137,4 +138,22 @@ export function installMirrors(events: EventLog, assets: { types: ObjectTypes; e
   }
 
   events.react(['organization.created', 'organization.updated', 'membership.'], react)
+
+  // A device key acts for one device: its device_id must be a live entity of the device family
+  // (`device`, `device.esp32`...) in the key's organisation. Refusing here rolls back the key.
+  events.react(['api_key.created'], async (tx, ctx, batch) => {
+    for (const e of batch) {
+      const deviceId = e.data?.device_id
+      if (typeof deviceId !== 'string') continue
+      const [found] = UUID.test(deviceId)
+        ? await tx
+            .select({ name: objectTypes.name, isActive: entities.isActive })
+            .from(entities)
+            .innerJoin(objectTypes, eq(objectTypes.id, entities.objectTypeId))
+            .where(and(eq(entities.organizationId, ctx.organizationId!), eq(entities.id, deviceId)))
+        : []
+      const problem = !found ? 'is not an entity of this organisation' : !/^device(\.|$)/i.test(found.name) ? `is a ${found.name}, not a device (a type of the device family)` : !found.isActive ? 'is a deleted device' : null
+      if (problem) throw new ValidationError(`device_id ${problem}`, [{ path: '/body/device_id', message: problem }])
+    }
+  })
 }

@@ -354,13 +354,34 @@ describe('usage', () => {
 })
 
 describe('device keys', () => {
+  /** A device entity (of the device family) in the owner's organisation. */
+  async function device(type = 'device.esp32', name = `ESP32 ${randomUUID().slice(0, 8)}`): Promise<string> {
+    const types = await t.app.inject({ method: 'GET', url: `/api/v1/object-types/${type}`, headers: owner.headers })
+    if (types.statusCode === 404) expect((await t.app.inject({ method: 'POST', url: '/api/v1/object-types', headers: owner.headers, payload: { name: type } })).statusCode).toBe(201)
+    const res = await t.app.inject({ method: 'POST', url: '/api/v1/entities', headers: owner.headers, payload: { type, name } })
+    expect(res.statusCode, res.body).toBe(201)
+    return res.json().id
+  }
+
   it('carry only self and device, and get 403 on ordinary routes', async () => {
-    const deviceId = randomUUID()
+    const deviceId = await device()
     const k = await newKey({ scopes: [], device_id: deviceId })
     expect(k).toMatchObject({ scopes: ['self', 'device'], device_id: deviceId })
     const me = (await get('/api/v1/me', bearer(k.key))).json()
     expect(me.credential).toEqual({ kind: 'api_key', id: k.id, scopes: ['self', 'device'], device_id: deviceId })
     expect(expectProblem(await get('/api/v1/jobs', bearer(k.key)), 403, '/problems/forbidden').required_scope).toBe('jobs:read')
+  })
+
+  it('name a live device entity of the organisation (422 otherwise, and no key is made)', async () => {
+    const well = await device('Well')
+    const deleted = await device('device', 'retired sensor')
+    expect((await t.app.inject({ method: 'DELETE', url: `/api/v1/entities/${deleted}`, headers: owner.headers })).statusCode).toBe(200)
+    const before = (await get('/api/v1/api-keys', owner.headers)).json().data.length
+    for (const [id, why] of [[randomUUID(), /not an entity of this organisation/], [well, /not a device/], [deleted, /deleted device/]] as const) {
+      const problem = expectProblem(await postKey(owner.headers, { name: 'd', scopes: [], device_id: id }), 422, '/problems/validation', '/body/device_id')
+      expect(problem.detail).toMatch(why)
+    }
+    expect((await get('/api/v1/api-keys', owner.headers)).json().data.length).toBe(before)
   })
 
   it('cannot be given other scopes (422), and need assets:write to create (403 for a viewer)', async () => {
