@@ -133,6 +133,7 @@ CREATE INDEX "entities_created_idx" ON "entities" USING btree ("organization_id"
 CREATE INDEX "entities_properties_idx" ON "entities" USING gin ("properties" jsonb_path_ops);--> statement-breakpoint
 CREATE INDEX "entities_search_idx" ON "entities" USING gin (to_tsvector('simple', "name" || ' ' || coalesce("description", '')));--> statement-breakpoint
 CREATE UNIQUE INDEX "networks_well_key" ON "networks" USING btree ("organization_id","well_entity_id");--> statement-breakpoint
+CREATE INDEX "networks_created_idx" ON "networks" USING btree ("organization_id","created_at","id");--> statement-breakpoint
 CREATE UNIQUE INDEX "object_type_properties_name_key" ON "object_type_properties" USING btree ("object_type_id",lower("name"));--> statement-breakpoint
 CREATE UNIQUE INDEX "object_type_schemas_current_key" ON "object_type_schemas" USING btree ("object_type_id") WHERE "object_type_schemas"."valid_to" is null;--> statement-breakpoint
 CREATE UNIQUE INDEX "object_types_name_key" ON "object_types" USING btree ("organization_id",lower("name"));--> statement-breakpoint

@@ -230,6 +230,7 @@ export const networks = pgTable(
   (t) => [
     foreignKey({ name: 'networks_well_fk', columns: [t.organizationId, t.wellEntityId], foreignColumns: [entities.organizationId, entities.id] }).onDelete('restrict'),
     uniqueIndex('networks_well_key').on(t.organizationId, t.wellEntityId),
+    index('networks_created_idx').on(t.organizationId, t.createdAt, t.id),
   ],
 )
 
