@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest'
 import { Ajv2020 } from 'ajv/dist/2020.js'
 import { ValidationError } from '../../core/errors.ts'
-import { buildTopology, NETWORK_SCHEMA, routeToExport, upstreamWells, validateDocument, type NetworkDocument } from './networks.service.ts'
+import { buildTopology, NETWORK_SCHEMA, routeToExport, upstreamWells, validateDocument, type NetworkDocument } from './networks.topology.ts'
 
 const WELL = '0190f5c2-7c1e-7a3b-9c4d-2e5f6a7b8c9d'
 const OTHER_WELL = '0190f5c2-7c1e-7a3b-9c4d-2e5f6a7b8c9e'
