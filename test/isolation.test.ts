@@ -96,6 +96,11 @@ async function seedOrganisation() {
   const mirrors = (await t.app.inject({ method: 'GET', url: '/api/v1/entities?type=user', headers: a.headers })).json().data as { id: string }[]
   expect(mirrors).toHaveLength(1)
   ownedByA.push(objectType.id, property.id, entity.id, mirrors[0]!.id)
+  // Relationships: A's own (hierarchical) type, and a relationship of it from a second entity to the first.
+  const relationshipType = await asA('/relationship-types', { name: 'owned_by_a', hierarchical: true })
+  const part = await asA('/entities', { type: 'Owned by A', name: 'Part of the entity of A' })
+  const relationship = await asA('/relationships', { from_entity_id: part.id, to_entity_id: entity.id, relationship_type: 'owned_by_a' })
+  ownedByA.push(relationshipType.id, part.id, relationship.id)
   expect(ownedByA.every((id) => typeof id === 'string')).toBe(true)
 }
 
