@@ -14,7 +14,7 @@ import type { UnitPreferences } from '../units/index.ts'
 import type { createUnits } from '../units/units.service.ts'
 import { entities, objectTypeProperties, objectTypes, type EntityRow, type ObjectTypeRow, type SchemaRow } from './assets.schema.ts'
 import { UUID, type ObjectTypes } from './objectTypes.service.ts'
-import { fieldErrors, validatorFor } from './schema.compile.ts'
+import { canonicalJson, fieldErrors, validatorFor } from './schema.compile.ts'
 
 type Units = ReturnType<typeof createUnits>
 
@@ -77,7 +77,8 @@ export type EntityView = ReturnType<typeof toEntityView> & { units?: Record<stri
 export function diffProperties(before: Record<string, unknown>, after: Record<string, unknown>): Record<string, { from: unknown; to: unknown }> {
   const out: Record<string, { from: unknown; to: unknown }> = {}
   for (const k of new Set([...Object.keys(before), ...Object.keys(after)])) {
-    if (JSON.stringify(before[k]) !== JSON.stringify(after[k])) out[k] = { from: before[k] ?? null, to: after[k] ?? null }
+    // Canonical: stored documents come back from jsonb with their keys reordered.
+    if (canonicalJson(before[k]) !== canonicalJson(after[k])) out[k] = { from: before[k] ?? null, to: after[k] ?? null }
   }
   return out
 }
@@ -165,6 +166,12 @@ export function createEntities({ database, events, types, units, preferences }: 
     if (e.managedBy) throw new ForbiddenError(`entity ${e.name} mirrors a ${e.managedBy} record and changes with it; change the record instead`, { managed_by: e.managedBy })
   }
 
+  /** The detail of a 422 for properties: names the first errors, as the field errors do. */
+  function propertiesProblem(type: ObjectTypeRow, schema: SchemaRow, errors: FieldError[]) {
+    const named = errors.slice(0, 3).map((e) => `${e.path.replace(/^\/body\/properties/, '') || '/'} ${e.message}`)
+    return new ValidationError(`properties do not match the schema of ${type.name} (version ${schema.version}): ${named.join('; ')}${errors.length > 3 ? `; and ${errors.length - 3} more` : ''}`, errors)
+  }
+
   /** Validates (and fills defaults into) properties against the type's current schema. */
   function validate(schema: SchemaRow, properties: Record<string, unknown>, at: string): { value: Record<string, unknown>; errors: FieldError[] } {
     const value = structuredClone(properties)
@@ -198,8 +205,7 @@ export function createEntities({ database, events, types, units, preferences }: 
    */
   async function present(ctx: RequestContext, found: { entity: EntityRow; typeName: string }[], unitSystem?: string): Promise<EntityView[]> {
     const views: EntityView[] = found.map((r) => toEntityView(r.entity, r.typeName))
-    const byType = await unitProperties([...new Set(found.map((r) => r.entity.objectTypeId))])
-    if (byType.size === 0) return views
+    // The system is resolved first: an unknown one is a 422 whether or not this page has units.
     let system: string | undefined
     if (unitSystem === 'preferred') system = (await preferences.preferredSystem(ctx)).id
     else if (unitSystem) {
@@ -207,6 +213,8 @@ export function createEntities({ database, events, types, units, preferences }: 
       if (!s) throw new ValidationError(`no unit system is named '${unitSystem}'`, [{ path: '/query/unit_system', message: `no unit system is named '${unitSystem}'` }])
       system = s.id
     }
+    const byType = await unitProperties([...new Set(found.map((r) => r.entity.objectTypeId))])
+    if (byType.size === 0) return views
     // One conversion per (type, property) over all the page's values.
     for (const [typeId, props] of byType) {
       const of = views.filter((v) => v.object_type_id === typeId)
@@ -243,7 +251,7 @@ export function createEntities({ database, events, types, units, preferences }: 
     if (type.managedBy && !managedBy) throw new ForbiddenError(`entities of type ${type.name} are kept by ${type.managedBy}`, { managed_by: type.managedBy })
     const schema = await schemaOf(tx, type)
     const { value, errors } = validate(schema, input.properties ?? {}, '/body/properties')
-    if (errors.length > 0) throw new ValidationError(`properties do not match the schema of ${type.name} (version ${schema.version})`, errors)
+    if (errors.length > 0) throw propertiesProblem(type, schema, errors)
     let entity: EntityRow
     try {
       ;[entity] = (await tx
@@ -269,7 +277,7 @@ export function createEntities({ database, events, types, units, preferences }: 
       const schema = await schemaOf(tx, type)
       const merged = mergePatch(entity.properties, patch.properties) as Record<string, unknown>
       const { value, errors } = validate(schema, merged, `${at}/properties`)
-      if (errors.length > 0) throw new ValidationError(`properties do not match the schema of ${type.name} (version ${schema.version})`, errors)
+      if (errors.length > 0) throw propertiesProblem(type, schema, errors)
       diff = diffProperties(entity.properties, value)
       if (Object.keys(diff).length > 0 || entity.schemaVersion !== schema.version) {
         changes.properties = value
@@ -399,7 +407,8 @@ export function createEntities({ database, events, types, units, preferences }: 
           const found = await tx.select().from(entities).where(and(eq(entities.organizationId, org), sql`${entities.externalId} = any(${sql.param(extIds)}::text[])`)).for('update')
           for (const e of found) byExt.set(e.externalId!, e)
         }
-        const named = items.filter((i) => !i.external_id && typeOf.has(i.type))
+        // By name too when a new external id would create a row: its name may be taken already.
+        const named = items.filter((i) => typeOf.has(i.type) && (!i.external_id || !byExt.has(i.external_id)))
         if (named.length > 0) {
           const keys = named.map((i) => ({ t: typeOf.get(i.type)!.type.id, n: i.name.toLowerCase() }))
           const found = await rows<{ id: string }>(tx, sql`select e.id from entities e join jsonb_to_recordset(${JSON.stringify(keys)}::jsonb) k(t uuid, n text) on e.object_type_id = k.t and lower(e.name) = k.n where e.organization_id = ${org} for update of e`)
@@ -419,13 +428,20 @@ export function createEntities({ database, events, types, units, preferences }: 
             errors.push({ path: `${at}/type`, message: `no object type is named ${item.type} (or its entities are kept by another module)` })
             return
           }
-          const key = item.external_id ? `x:${item.external_id}` : `n:${t.type.id}:${item.name.toLowerCase()}`
-          if (seen.has(key)) {
-            errors.push({ path: item.external_id ? `${at}/external_id` : `${at}/name`, message: 'appears twice in this request' })
+          const nameKey = `n:${t.type.id}:${item.name.toLowerCase()}`
+          const key = item.external_id ? `x:${item.external_id}` : nameKey
+          // Two rows of one type and name would clash in the database whatever their external ids.
+          if (seen.has(key) || seen.has(nameKey)) {
+            errors.push({ path: item.external_id && seen.has(key) ? `${at}/external_id` : `${at}/name`, message: 'appears twice in this request' })
             return
           }
-          seen.add(key)
+          seen.add(key).add(nameKey)
           const existing = item.external_id ? byExt.get(item.external_id) : byName.get(`${t.type.id}:${item.name.toLowerCase()}`)
+          const holder = byName.get(`${t.type.id}:${item.name.toLowerCase()}`)
+          if (item.external_id && !existing && holder) {
+            errors.push({ path: `${at}/name`, message: `an entity of type ${t.type.name} named ${holder.name} already exists${holder.externalId ? ` with external id ${holder.externalId}` : ''}` })
+            return
+          }
           if (existing?.managedBy) {
             errors.push({ path: at, message: `mirrors a ${existing.managedBy} record and cannot be changed here` })
             return
@@ -463,6 +479,20 @@ export function createEntities({ database, events, types, units, preferences }: 
         if (errors.length > 0) throw new ValidationError(`${new Set(errors.map((e) => e.path.split('/')[3])).size} of ${items.length} entities are not valid; nothing was written`, errors.slice(0, 1000))
 
         // One statement per chunk, whatever its size: the rows travel as one JSON parameter.
+        // Updates first, so that a row renamed away frees its name for a row created here.
+        for (let k = 0; k < updates.length; k += 5000) {
+          const payload = updates.slice(k, k + 5000).map(({ after }) => ({ id: after.id, n: after.name, d: after.description, p: after.properties, s: after.status, v: after.schemaVersion }))
+          try {
+            await tx.execute(
+              sql`update entities e set name = r.n, description = r.d, properties = coalesce(r.p, '{}'::jsonb), status = r.s, schema_version = r.v, is_active = true, updated_at = now()
+                  from jsonb_to_recordset(${JSON.stringify(payload)}::jsonb) as r(id uuid, n text, d text, p jsonb, s text, v int)
+                  where e.id = r.id and e.organization_id = ${org}::uuid`,
+            )
+          } catch (err) {
+            if (isUniqueViolation(err, 'entities_name_key')) throw new ConflictError('a renamed entity would take the name of another entity of its type', {})
+            throw err
+          }
+        }
         for (let k = 0; k < inserts.length; k += 5000) {
           const payload = inserts.slice(k, k + 5000).map(({ row }) => ({ id: row.id, o: row.objectTypeId, n: row.name, d: row.description, p: row.properties, s: row.status, v: row.schemaVersion, x: row.externalId }))
           try {
@@ -480,7 +510,11 @@ export function createEntities({ database, events, types, units, preferences }: 
         const updatedAt = new Map(updates.map((u) => [u.i, u.after.id]))
         const evts: NewEvent[] = [
           ...inserts.map(({ i, row, typeName }) => ({ type: 'entity.created', entityType: typeName, entityId: idOf.get(i)!, data: { name: row.name, entity_type: typeName, properties: row.properties, status: row.status, external_id: row.externalId, bulk: true } })),
-          ...updates.map(({ before, after, typeName, diff }) => ({ type: before.isActive ? 'entity.updated' : 'entity.restored', entityType: typeName, entityId: after.id, data: { name: after.name, entity_type: typeName, diff: { properties: diff }, schema_version: after.schemaVersion, bulk: true } })),
+          ...updates.map(({ before, after, typeName, diff }) => {
+            // The same diff as a single update's: changed fields, then changed properties.
+            const fields = Object.fromEntries((['name', 'description', 'status'] as const).filter((k) => before[k] !== after[k]).map((k) => [k, { from: before[k], to: after[k] }]))
+            return { type: before.isActive ? 'entity.updated' : 'entity.restored', entityType: typeName, entityId: after.id, data: { name: after.name, entity_type: typeName, diff: { ...fields, properties: diff }, schema_version: after.schemaVersion, bulk: true } }
+          }),
         ]
         await events.appendEvents(tx, ctx, evts)
         const out = items.map((item, i) => {

@@ -13,7 +13,7 @@ import { enqueueJob } from '../../core/jobs/jobs.service.ts'
 import { inOrg, orgOf } from '../../core/tenancy.ts'
 import type { createUnits } from '../units/units.service.ts'
 import { DATA_TYPES, objectTypeProperties, objectTypeSchemas, objectTypes, type DataType, type ObjectTypeRow, type PropertyRow, type SchemaRow } from './assets.schema.ts'
-import { classifyChange, compileSchema, defaultProblem, schemaProblem, type JsonSchema, type PropertyDefinition, type SchemaChange } from './schema.compile.ts'
+import { canonicalJson, classifyChange, compileSchema, defaultProblem, schemaProblem, type JsonSchema, type PropertyDefinition, type SchemaChange } from './schema.compile.ts'
 
 type Units = ReturnType<typeof createUnits>
 
@@ -263,7 +263,7 @@ export function createObjectTypes({ database, events, units }: ObjectTypesDeps) 
     const problem = schemaProblem(next)
     if (problem) throw new ValidationError(`the resulting schema is not valid: ${problem}`, [{ path: '/body', message: problem }])
     const prev = await currentSchema(tx, type.id)
-    if (prev && JSON.stringify(prev.definition) === JSON.stringify(next)) return { schema_version: prev.version, change: 'none', changes: [], revalidation_job_id: null }
+    if (prev && canonicalJson(prev.definition) === canonicalJson(next)) return { schema_version: prev.version, change: 'none', changes: [], revalidation_job_id: null }
     const { breaking, changes } = prev ? classifyChange(prev.definition, next) : { breaking: false, changes: [] }
     if (breaking && !opts.migrate) {
       throw new ConflictError(`this is a breaking change to ${type.name}'s schema (${changes.filter((c) => c.breaking).map((c) => c.message).join('; ')}); repeat it with migrate=true to apply it and revalidate existing entities`, { breaking: true, changes })

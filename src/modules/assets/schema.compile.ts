@@ -101,7 +101,14 @@ const UPPER_BOUNDS = ['maximum', 'exclusiveMaximum', 'maxLength', 'maxItems', 'm
 
 const isObject = (v: unknown): v is JsonSchema => typeof v === 'object' && v !== null && !Array.isArray(v)
 const typesOf = (s: JsonSchema): string[] | undefined => (s.type === undefined ? undefined : Array.isArray(s.type) ? (s.type as string[]) : [s.type as string])
-const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b)
+/**
+ * JSON with object keys sorted: PostgreSQL's jsonb does not keep key order, so a document read
+ * back from the database must not differ from the same document as written.
+ */
+export function canonicalJson(value: unknown): string {
+  return JSON.stringify(value, (_k, v: unknown) => (isObject(v) ? Object.fromEntries(Object.keys(v).sort().map((k) => [k, v[k]])) : v))
+}
+const same = (a: unknown, b: unknown) => canonicalJson(a) === canonicalJson(b)
 
 /** Does every value of type set `from` also satisfy `to`? (integer fits number.) */
 function typesWiden(from: string[] | undefined, to: string[] | undefined): boolean {
@@ -147,6 +154,11 @@ function compare(prev: JsonSchema, next: JsonSchema, path: string, out: SchemaCh
     add(relaxed ? 'bound_relaxed' : 'bound_tightened', !relaxed, `${k} of ${where} changed from ${a ?? 'none'} to ${b ?? 'none'}`)
   }
   if (!same(prev.default, next.default)) add('default_changed', false, `default of ${where} changed`)
+  // Stored values are in the unit: a different unit makes every stored value mean something else.
+  if (prev['x-unit'] !== next['x-unit']) {
+    const changed = prev['x-unit'] !== undefined && next['x-unit'] !== undefined
+    add(changed ? 'unit_changed' : 'unit_set', changed, `unit of ${where} changed from ${String(prev['x-unit'] ?? 'none')} to ${String(next['x-unit'] ?? 'none')}`)
+  }
 
   // Object members.
   const pp = (isObject(prev.properties) ? prev.properties : {}) as Record<string, JsonSchema>
@@ -223,11 +235,27 @@ function createAjv() {
 const ajv = createAjv()
 const compiled = new Map<string, ValidateFunction>()
 
+/**
+ * Compiles without leaving the schema registered in Ajv: every version of a type (and every
+ * check of it) is a new object with the same `$id`, which Ajv would otherwise refuse as
+ * "already exists" from the second compile on, and whose compiled copies it would keep forever.
+ */
+function compileDetached(definition: JsonSchema): ValidateFunction {
+  const id = typeof definition.$id === 'string' ? definition.$id : undefined
+  // Removing by $id must not take a schema Ajv holds itself (the 2020-12 meta-schemas) with it.
+  if (id !== undefined && ajv.getSchema(id)) throw new Error(`$id ${id} is taken by a schema the validator holds`)
+  try {
+    return ajv.compile(definition)
+  } finally {
+    ajv.removeSchema(definition)
+  }
+}
+
 /** Checks that `definition` is a schema Ajv can compile; returns the error message otherwise. */
 export function schemaProblem(definition: JsonSchema): string | undefined {
   try {
     if (definition.$schema !== undefined && definition.$schema !== DIALECT) return `$schema must be ${DIALECT}`
-    ajv.compile(definition)
+    compileDetached(definition)
     return undefined
   } catch (err) {
     return (err as Error).message
@@ -239,7 +267,7 @@ export function validatorFor(schemaId: string, definition: JsonSchema): Validate
   let v = compiled.get(schemaId)
   if (!v) {
     if (compiled.size > 5000) compiled.clear()
-    v = ajv.compile(definition)
+    v = compileDetached(definition)
     compiled.set(schemaId, v)
   }
   return v
@@ -247,7 +275,7 @@ export function validatorFor(schemaId: string, definition: JsonSchema): Validate
 
 /** Why `value` is not a valid default for the single property `v` of `probe`; undefined when it is. */
 export function defaultProblem(probe: JsonSchema, value: unknown): string | undefined {
-  const v = ajv.compile(probe)
+  const v = compileDetached(probe)
   if (v({ v: structuredClone(value) })) return undefined
   return fieldErrors(v.errors, '')[0]?.message ?? 'is not a valid value of this property'
 }
