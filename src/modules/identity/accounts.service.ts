@@ -3,7 +3,7 @@
 import { and, desc, eq, gt, isNull, ne, sql } from 'drizzle-orm'
 import type { RequestContext } from '../../core/context.ts'
 import { ConflictError, DomainError, ForbiddenError, NotFoundError, UnauthorizedError, ValidationError } from '../../core/errors.ts'
-import { uniqueSlug } from '../../core/behaviours/slug.ts'
+import { slugify, uniqueSlug } from '../../core/behaviours/slug.ts'
 import { decodeCursor, listNewestFirst, pageOfRows, timestampKey } from '../../core/http/pagination.ts'
 import { backupCodes, loginHistory, memberships, organizations, passwordResets, sessions, users } from './identity.schema.ts'
 import { checkPassword, hashPassword, verifyAgainstNothing, verifyPassword } from './passwords.ts'
@@ -68,6 +68,9 @@ export function createAccounts(deps: IdentityDeps) {
 
   async function createOwner(ctx: RequestContext, input: { organization_name: string; email: string; username?: string | undefined }, passwordHash: string, client: Client) {
     return database.transaction(async (tx) => {
+      // Sign-ups for one organisation name take turns, so each picks a free slug first time
+      // (on PostgreSQL four racers used to exhaust the retries); other clashes still retry.
+      await tx.execute(sql`select pg_advisory_xact_lock(hashtext(${`identity.organization-slug:${slugify(input.organization_name, 50)}`}))`)
       const user = await insertUser(tx, input.email, passwordHash, input.username)
       const slug = await uniqueSlug(tx, organizations, sql`true`, input.organization_name, undefined, 50)
       const [org] = await tx
