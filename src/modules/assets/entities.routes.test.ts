@@ -488,6 +488,24 @@ describe('unit systems', () => {
   })
 })
 
+describe('a unit per property', () => {
+  it('returns a property in the unit asked for, before any system, and refuses a unit of another type or an unknown property (422)', async () => {
+    const w = created(await asA('POST', '/entities', { type: 'Well', name: 'W-per-unit', properties: { depth: 1000, whp: 100000 } }))
+    const shown = ok(await asA('GET', `/entities/${w.id}?units=depth:km,whp:bar&unit_system=Oil%20Field`))
+    expect(shown.properties.depth).toBeCloseTo(1, 12)
+    expect(shown.properties.whp).toBeCloseTo(1, 12)
+    expect(shown.units).toEqual({ depth: 'km', whp: 'bar' })
+    const listed = (ok(await asA('GET', `/entities?type=Well&q=W-per-unit&units=depth:ft`)).data as Json[])[0]!
+    expect(listed.properties.depth).toBeCloseTo(3280.839895, 5)
+    expect(listed.units).toEqual({ depth: 'ft', whp: 'Pa' })
+    for (const bad of ['depth:psi', 'slots:m', 'depth', 'depth:no-such-unit']) {
+      const res = await asA('GET', `/entities/${w.id}?units=${bad}`)
+      expectProblem(res, 422)
+      expect(res.body.errors[0].path, bad).toBe('/query/units')
+    }
+  })
+})
+
 describe('users and organisations as entities', () => {
   it('mirrors the organisation and its owner, with a belongs_to relationship', async () => {
     const [org] = ok(await asA('GET', '/entities?type=organization')).data as [Json]

@@ -14,6 +14,7 @@ const Name = Type.String({ minLength: 1, maxLength: 500 })
 const Description = Type.Optional(Nullable(Type.String({ maxLength: 10_000 })))
 const Status = Type.String({ minLength: 1, maxLength: 50, description: 'Free-form lifecycle status (`active` by default)' })
 const ExternalId = Type.String({ minLength: 1, maxLength: 500, description: 'Your stable key: bulk upserts match on it' })
+const Units = Type.Optional(Type.String({ maxLength: 1000, description: 'A unit per property, before any system: `measured_depth:ft,water_depth:m` (units by id, external id or symbol)' }))
 const UnitSystem = Type.Optional(Type.String({ minLength: 1, maxLength: 200, description: 'Return unit-bearing properties in this unit system (name or id), or `preferred` for yours; stored in base units otherwise' }))
 
 export const EntitySchema = Type.Object({
@@ -61,6 +62,7 @@ const ListQuery = Type.Object(
     external_id: Type.Optional(Type.String({ maxLength: 500 })),
     stale: Type.Optional(Type.Boolean({ description: 'Only entities validated against an older schema version than their type\'s current one' })),
     unit_system: UnitSystem,
+    units: Units,
   },
   {
     additionalProperties: false,
@@ -119,8 +121,8 @@ export const entityRoutes: FastifyPluginAsyncTypebox<{ entities: Entities }> = a
   )
   app.get(
     '/entities/:id',
-    { config: { scope: read }, schema: { operationId: 'getEntity', tags, summary: 'One entity', params: IdParams, querystring: Strict({ unit_system: UnitSystem }), response: { 200: EntitySchema, ...problems(404, 422) } } },
-    (req) => entities.get(req.ctx, req.params.id, req.query.unit_system),
+    { config: { scope: read }, schema: { operationId: 'getEntity', tags, summary: 'One entity', params: IdParams, querystring: Strict({ unit_system: UnitSystem, units: Units }), response: { 200: EntitySchema, ...problems(404, 422) } } },
+    (req) => entities.get(req.ctx, req.params.id, req.query.unit_system, req.query.units),
   )
   app.patch(
     '/entities/:id',

@@ -52,6 +52,8 @@ export interface EntityQuery {
   /** `properties.<path>[op]` filters, as given in the query string. */
   filters?: Record<string, string> | undefined
   unit_system?: string | undefined
+  /** `property:unit` pairs, comma-separated. */
+  units?: string | undefined
 }
 
 export const toEntityView = (e: EntityRow, typeName: string) => ({
@@ -203,8 +205,15 @@ export function createEntities({ database, events, types, units, preferences }: 
    * (`unit_system`: a name, an id, or `preferred`), else in their stored base unit; `units`
    * names the unit of each.
    */
-  async function present(ctx: RequestContext, found: { entity: EntityRow; typeName: string }[], unitSystem?: string): Promise<EntityView[]> {
+  async function present(ctx: RequestContext, found: { entity: EntityRow; typeName: string }[], unitSystem?: string, unitsParam?: string): Promise<EntityView[]> {
     const views: EntityView[] = found.map((r) => toEntityView(r.entity, r.typeName))
+    // `units=measured_depth:ft,water_depth:m`: a unit per property, before any system.
+    const wanted = new Map<string, string>()
+    for (const part of (unitsParam ?? '').split(',').filter(Boolean)) {
+      const at = part.indexOf(':')
+      if (at < 1 || at === part.length - 1) throw new ValidationError(`units takes property:unit pairs, not '${part}'`, [{ path: '/query/units', message: `'${part}' is not property:unit` }])
+      wanted.set(part.slice(0, at), part.slice(at + 1))
+    }
     // The system is resolved first: an unknown one is a 422 whether or not this page has units.
     let system: string | undefined
     if (unitSystem === 'preferred') system = (await preferences.preferredSystem(ctx)).id
@@ -214,6 +223,8 @@ export function createEntities({ database, events, types, units, preferences }: 
       system = s.id
     }
     const byType = await unitProperties([...new Set(found.map((r) => r.entity.objectTypeId))])
+    const unknown = [...wanted.keys()].filter((name) => ![...byType.values()].some((props) => props.some((p) => p.name === name)))
+    if (views.length > 0 && unknown.length > 0) throw new ValidationError(`${unknown.join(', ')}: no unit-bearing property of that name here`, [{ path: '/query/units', message: `${unknown.join(', ')} is not a unit-bearing property of these entities` }])
     if (byType.size === 0) return views
     // One conversion per (type, property) over all the page's values.
     for (const [typeId, props] of byType) {
@@ -221,7 +232,16 @@ export function createEntities({ database, events, types, units, preferences }: 
       for (const p of props) {
         const holders = of.filter((v) => typeof v.properties[p.name] === 'number')
         let symbol = (await units.resolveUnit(ctx, p.unitId, 'unit')).symbol
-        if (system && holders.length > 0) {
+        const asUnit = wanted.get(p.name)
+        if (asUnit) {
+          const target = await units.resolveUnit(ctx, asUnit, 'query/units')
+          if (target.unitTypeId !== (await units.resolveUnit(ctx, p.unitId, 'unit')).unitTypeId) {
+            throw new ValidationError(`${asUnit} is not a unit of ${p.name}'s category`, [{ path: '/query/units', message: `${target.symbol} is a ${target.unitTypeName} unit; ${p.name} is in ${symbol}` }])
+          }
+          const shown = await preferences.presentValues(ctx, { unit: p.unitId, values: holders.map((v) => v.properties[p.name] as number), as: { unit: target.id } })
+          holders.forEach((v, i) => (v.properties = { ...v.properties, [p.name]: shown.values[i] }))
+          symbol = shown.unit.symbol
+        } else if (system && holders.length > 0) {
           try {
             const shown = await preferences.presentValues(ctx, { unit: p.unitId, values: holders.map((v) => v.properties[p.name] as number), as: { unit_system: system, category: p.categoryId } })
             holders.forEach((v, i) => (v.properties = { ...v.properties, [p.name]: shown.values[i] }))
@@ -324,9 +344,9 @@ export function createEntities({ database, events, types, units, preferences }: 
       return (await present(ctx, [{ entity, typeName: type.name }]))[0]!
     },
 
-    async get(ctx: RequestContext, id: string, unitSystem?: string) {
+    async get(ctx: RequestContext, id: string, unitSystem?: string, unitsParam?: string) {
       const { entity, type } = await findEntity(db, ctx, id)
-      return (await present(ctx, [{ entity, typeName: type.name }], unitSystem))[0]!
+      return (await present(ctx, [{ entity, typeName: type.name }], unitSystem, unitsParam))[0]!
     },
 
     async update(ctx: RequestContext, id: string, patch: EntityPatch) {
@@ -374,7 +394,7 @@ export function createEntities({ database, events, types, units, preferences }: 
         .orderBy(desc(entities.createdAt), desc(entities.id))
         .limit(q.limit + 1)
       const page = pageOfRows(found, q.limit, (r) => [r.key, r.entity.id])
-      return { data: await present(ctx, page.data, q.unit_system), next_cursor: page.next_cursor }
+      return { data: await present(ctx, page.data, q.unit_system, q.units), next_cursor: page.next_cursor }
     },
 
     /**
