@@ -42,6 +42,7 @@ CREATE TABLE "object_type_properties" (
 	"display_unit_id" uuid,
 	"openserver" text,
 	"required" boolean DEFAULT false NOT NULL,
+	"indexed" boolean DEFAULT false NOT NULL,
 	"default_value" jsonb,
 	"enum_values" jsonb,
 	"minimum" double precision,
@@ -51,6 +52,7 @@ CREATE TABLE "object_type_properties" (
 	"updated_at" timestamp with time zone DEFAULT now() NOT NULL,
 	CONSTRAINT "object_type_properties_data_type_check" CHECK ("object_type_properties"."data_type" in ('number', 'integer', 'string', 'boolean', 'enum', 'timestamp', 'json')),
 	CONSTRAINT "object_type_properties_bounds_check" CHECK ("object_type_properties"."minimum" is null or "object_type_properties"."maximum" is null or "object_type_properties"."minimum" <= "object_type_properties"."maximum"),
+	CONSTRAINT "object_type_properties_indexed_check" CHECK (not "object_type_properties"."indexed" or ("object_type_properties"."data_type" in ('number', 'integer') and not "object_type_properties"."time_varying")),
 	CONSTRAINT "object_type_properties_unit_check" CHECK ("object_type_properties"."unit_category_id" is null or "object_type_properties"."unit_id" is not null)
 );
 --> statement-breakpoint

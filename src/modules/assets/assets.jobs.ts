@@ -2,7 +2,9 @@
 // the type is checked against the current schema. Valid ones take its defaults and version;
 // failing ones keep their properties and their old version (`GET /entities?stale=true` lists
 // them) and are reported in the job's result with every error.
+import { createHash } from 'node:crypto'
 import { and, asc, eq, gt, sql } from 'drizzle-orm'
+import { rows } from '../../core/db/database.ts'
 import type { JobHandler } from '../../core/jobs/worker.ts'
 import type { ModuleDeps } from '../index.ts'
 import { entities, objectTypes, type EntityRow } from './assets.schema.ts'
@@ -74,5 +76,37 @@ export function assetJobs(deps: ModuleDeps, assets: { types: ReturnType<typeof c
       return result
     },
   }
-  return [revalidate]
+  const indexProperty: JobHandler<{ property: string }> = {
+    type: 'assets.index_property',
+    timeoutMs: 60 * 60 * 1000,
+    async run(job) {
+      const property = job.params.property
+      if (!PROPERTY_NAME.test(property)) throw new Error(`${property} is not a property name`)
+      const name = rangeIndexName(property)
+      await job.progress(0, `building ${name} on stratum_jsonb_number(properties -> '${property}')`)
+      const create = (concurrently: boolean) =>
+        sql.raw(`create index ${concurrently ? 'concurrently ' : ''}if not exists "${name}" on entities (stratum_jsonb_number(properties -> '${property}'))`)
+      if (database.kind === 'postgres') {
+        // Concurrently, so writers are not blocked while a million rows are indexed; a build that
+        // failed half-way leaves an invalid index, which is dropped and built again.
+        const [invalid] = await rows(database.db, sql`select 1 from pg_index i join pg_class c on c.oid = i.indexrelid where c.relname = ${name} and not i.indisvalid`)
+        if (invalid) await database.db.execute(sql.raw(`drop index concurrently if exists "${name}"`))
+        await database.db.execute(create(true))
+      } else {
+        await database.db.execute(create(false))
+      }
+      await job.progress(100, `${name} is ready`)
+      return { property, index: name }
+    },
+  }
+  return [revalidate, indexProperty]
 }
+
+/** Property names as the API accepts them: safe to quote into the index definition. */
+const PROPERTY_NAME = /^[A-Za-z_][A-Za-z0-9_-]*$/
+
+/**
+ * One range index per property name, shared by every type and organisation that indexes a
+ * property of that name (the expression is the same for all of them).
+ */
+export const rangeIndexName = (property: string) => `entities_num_${createHash('sha256').update(property).digest('hex').slice(0, 20)}`

@@ -66,6 +66,8 @@ export const objectTypeProperties = pgTable(
     /** The seed's external tag (an OpenServer address), kept by the seed's name. */
     openserver: text('openserver'),
     required: boolean('required').notNull().default(false),
+    /** A range index on the property's numeric value serves `properties.x[gte]=` filters (built by the assets.index_property job). */
+    indexed: boolean('indexed').notNull().default(false),
     defaultValue: jsonb('default_value'),
     enumValues: jsonb('enum_values').$type<string[]>(),
     minimum: doublePrecision('minimum'),
@@ -82,6 +84,7 @@ export const objectTypeProperties = pgTable(
     foreignKey({ name: 'object_type_properties_category_fk', columns: [t.unitCategoryId], foreignColumns: [unitCategories.id] }).onDelete('restrict'),
     foreignKey({ name: 'object_type_properties_unit_fk', columns: [t.unitId], foreignColumns: [unitDefinitions.id] }).onDelete('restrict'),
     foreignKey({ name: 'object_type_properties_display_unit_fk', columns: [t.displayUnitId], foreignColumns: [unitDefinitions.id] }).onDelete('restrict'),
+    check('object_type_properties_indexed_check', sql`not ${t.indexed} or (${t.dataType} in ('number', 'integer') and not ${t.timeVarying})`),
     check('object_type_properties_unit_check', sql`${t.unitCategoryId} is null or ${t.unitId} is not null`),
   ],
 )

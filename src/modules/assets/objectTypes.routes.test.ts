@@ -1,10 +1,12 @@
 // Object types through the HTTP API with real authentication: names and families, property
 // definitions (units from a category), versioned schemas, compatible and breaking evolution,
 // the revalidation job, and the seed-001 `device.esp32` raw schema.
+import { sql } from 'drizzle-orm'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { testApp } from '../../../test/app.ts'
 import { ESP32_DEVICE, ESP32_SCHEMA } from '../../../test/fixtures/esp32.ts'
 import { bearer, signUp, uniqueEmail, type SignedUp } from '../../../test/identity.ts'
+import { rows } from '../../core/db/database.ts'
 import { allJobHandlers } from '../../core/runtime.ts'
 import { createWorker, type JobHandler, type Worker } from '../../core/jobs/worker.ts'
 
@@ -456,5 +458,33 @@ describe('the seed-001 device.esp32 raw schema', () => {
     expect(job.status).toBe('completed')
     // esp-001 has its macAddress; esp-002 does not.
     expect(job.result).toMatchObject({ checked: 2, valid: 1, invalid: 1, failures: [{ name: 'esp-002', errors: [{ path: '/properties/hardware/macAddress', message: 'is required' }] }] })
+  })
+})
+
+describe('range indexes on numeric properties', () => {
+  it('builds one as a job when a property becomes indexed, and the range filter then uses it', async () => {
+    const type = created(await asA('POST', '/object-types', { name: 'Indexed Tank', properties: [{ name: 'level_reading', data_type: 'number', indexed: true }, { name: 'tag', data_type: 'string' }] }))
+    const props = ok(await asA('GET', `/object-types/${type.id}/properties`)).data as Json[]
+    expect(props.find((p) => p.name === 'level_reading')).toMatchObject({ indexed: true })
+    const added = created(await asA('POST', `/object-types/${type.id}/properties`, { name: 'capacity_m3', data_type: 'integer', indexed: true }))
+    expect(added.index_job_id).toEqual(expect.any(String))
+    const job = await finished(added.index_job_id)
+    expect(job, JSON.stringify(job)).toMatchObject({ status: 'completed', progress: 100, result: { property: 'capacity_m3', index: expect.stringMatching(/^entities_num_/) } })
+    const [found] = await rows<{ indexdef: string }>(t.rt.database.db, sql`select indexdef from pg_indexes where indexname = ${job.result.index}`)
+    expect(found!.indexdef).toMatch(/stratum_jsonb_number\(\(properties -> 'capacity_m3'::text\)\)/)
+    // Turning it on again, or changing something else, builds nothing more.
+    expect(ok(await asA('PATCH', `/object-types/${type.id}/properties/${added.id}`, { description: 'nominal' })).index_job_id).toBeNull()
+    ok(await asA('POST', '/entities/bulk', { items: [10, 20, 30].map((c) => ({ type: 'Indexed Tank', name: `T-${c}`, properties: { capacity_m3: c, level_reading: c / 10 } })) }))
+    const big = ok(await asA('GET', '/entities?type=Indexed%20Tank&properties.capacity_m3[gte]=20')).data as Json[]
+    expect(big.map((e) => e.name).sort()).toEqual(['T-20', 'T-30'])
+  })
+
+  it('refuses an index on a non-numeric or time-varying property (422 naming /body/indexed)', async () => {
+    created(await asA('POST', '/object-types', { name: 'Unindexable' }))
+    for (const body of [{ name: 'label', data_type: 'string', indexed: true }, { name: 'flow', data_type: 'number', time_varying: true, indexed: true }]) {
+      const res = await asA('POST', '/object-types/Unindexable/properties', body)
+      expectProblem(res, 422)
+      expect(res.body.errors.map((e: Json) => e.path)).toContain('/body/indexed')
+    }
   })
 })

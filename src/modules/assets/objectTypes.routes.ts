@@ -24,6 +24,7 @@ const propertyFields = {
   display_unit: Type.Optional(Nullable(Type.String({ minLength: 1, maxLength: 200, description: 'How clients should show it: a unit of the category\'s type' }))),
   openserver: Type.Optional(Nullable(Type.String({ maxLength: 500, description: 'External tag (an OpenServer address), as the seed names it' }))),
   required: Type.Optional(Type.Boolean()),
+  indexed: Type.Optional(Type.Boolean({ description: 'Build a range index on the value, so `properties.<name>[gte]=` filters stay fast on millions of entities (static number and integer properties)' })),
   default: Type.Optional(Type.Unknown({ description: 'Filled in when an entity omits the property; must itself be valid' })),
   enum_values: Type.Optional(Nullable(Type.Array(Type.String({ minLength: 1, maxLength: 200 }), { minItems: 1, maxItems: 500 }))),
   minimum: Type.Optional(Nullable(Type.Number())),
@@ -67,6 +68,7 @@ const PropertySchema = Type.Object({
   display_unit: Nullable(Type.String()),
   openserver: Nullable(Type.String()),
   required: Type.Boolean(),
+  indexed: Type.Boolean(),
   default: Type.Unknown(),
   enum_values: Nullable(Type.Array(Type.String())),
   minimum: Nullable(Type.Number()),
@@ -75,7 +77,7 @@ const PropertySchema = Type.Object({
   created_at: Timestamp(),
   updated_at: Timestamp(),
 })
-const PropertyAnswer = Type.Intersect([PropertySchema, Type.Object({ schema_change: SchemaOutcome })])
+const PropertyAnswer = Type.Intersect([PropertySchema, Type.Object({ schema_change: SchemaOutcome, index_job_id: Nullable(Uuid('The job building the range index, when the property just became indexed')) })])
 const VersionSchema = Type.Object({
   id: Uuid(),
   key: Type.String({ description: 'The seed\'s schema id: `<type>.v<version>`' }),

@@ -28,6 +28,8 @@ export interface NewProperty {
   display_unit?: string | null | undefined
   openserver?: string | null | undefined
   required?: boolean | undefined
+  /** Build a range index on the value (static number and integer properties). */
+  indexed?: boolean | undefined
   default?: unknown
   enum_values?: string[] | null | undefined
   minimum?: number | null | undefined
@@ -88,6 +90,7 @@ export const toPropertyView = (p: PropertyRow, units: Map<string, UnitRef> = new
   display_unit: p.displayUnitId ? (units.get(p.displayUnitId)?.symbol ?? null) : null,
   openserver: p.openserver,
   required: p.required,
+  indexed: p.indexed,
   default: p.defaultValue ?? null,
   enum_values: p.enumValues ?? null,
   minimum: p.minimum,
@@ -203,6 +206,8 @@ export function createObjectTypes({ database, events, units }: ObjectTypesDeps) 
     const timeVarying = input.time_varying ?? prev?.timeVarying ?? false
     const required = input.required ?? prev?.required ?? false
     if (timeVarying && required) errors.push({ path: `${at}/required`, message: 'a time-varying property is a series, not a required entity property' })
+    const indexed = input.indexed ?? prev?.indexed ?? false
+    if (indexed && (!numeric || timeVarying)) errors.push({ path: `${at}/indexed`, message: 'only static number and integer properties get a range index (equality filters on any property use the GIN index)' })
     const defaultValue = input.default !== undefined ? input.default : (prev?.defaultValue ?? null)
     if (defaultValue !== null && defaultValue !== undefined && errors.length === 0) {
       const probe = compileSchema([{ name: 'v', dataType, timeVarying: false, required: false, enumValues, minimum, maximum }])
@@ -217,6 +222,7 @@ export function createObjectTypes({ database, events, units }: ObjectTypesDeps) 
       maximum,
       timeVarying,
       required,
+      indexed,
       defaultValue: defaultValue ?? null,
       ...(input.description !== undefined ? { description: input.description } : {}),
       ...(input.openserver !== undefined ? { openserver: input.openserver } : {}),
@@ -286,6 +292,13 @@ export function createObjectTypes({ database, events, units }: ObjectTypesDeps) 
     return { schema_version: version, change, changes, revalidation_job_id: jobId }
   }
 
+  /** Enqueues the range index of a property that just became indexed (or was renamed); its job id. */
+  async function indexIfNeeded(tx: Executor, ctx: RequestContext, row: PropertyRow, prev?: PropertyRow): Promise<string | null> {
+    if (!row.indexed || (prev?.indexed && prev.name === row.name)) return null
+    const job = await enqueueJob(tx, ctx, { type: 'assets.index_property', params: { property: row.name }, idempotencyKey: `assets.index_property:${row.name}:${row.id}:${row.updatedAt.getTime()}` })
+    return job.id
+  }
+
   function propertyConflict(err: unknown, name: string, typeName: string): never {
     if (isUniqueViolation(err, 'object_type_properties_name_key')) throw new ConflictError(`object type ${typeName} already has a property named ${name}`, { name })
     throw err
@@ -336,7 +349,7 @@ export function createObjectTypes({ database, events, units }: ObjectTypesDeps) 
           if (isUniqueViolation(err, 'object_types_name_key')) throw new ConflictError(`an object type named ${input.name} already exists`, { name: input.name })
           throw err
         }
-        for (const [i, p] of (input.properties ?? []).entries()) await insertProperty(tx, ctx, type, p, `/body/properties/${i}`, i, prepared)
+        for (const [i, p] of (input.properties ?? []).entries()) await indexIfNeeded(tx, ctx, await insertProperty(tx, ctx, type, p, `/body/properties/${i}`, i, prepared))
         await events.appendEvent(tx, ctx, { type: 'object_type.created', entityType: 'object_type', entityId: type.id, data: { name: type.name, properties: (input.properties ?? []).map((p) => p.name) } })
         await publish(tx, ctx, type, { description: `initial schema of ${type.name}` })
         return toObjectTypeView((await findType(tx, ctx, type.id))!)
@@ -421,7 +434,7 @@ export function createObjectTypes({ database, events, units }: ObjectTypesDeps) 
         const row = await insertProperty(tx, ctx, type, input, '/body', await nextPosition(tx, type.id), prepared)
         await events.appendEvent(tx, ctx, { type: 'object_type.property_added', entityType: 'object_type', entityId: type.id, data: { name: type.name, property: row.name, property_id: row.id, data_type: row.dataType } })
         const outcome = await publish(tx, ctx, type, { migrate })
-        return { ...toPropertyView(row, await unitSymbols(tx, [row])), schema_change: outcome }
+        return { ...toPropertyView(row, await unitSymbols(tx, [row])), schema_change: outcome, index_job_id: await indexIfNeeded(tx, ctx, row) }
       })
     },
 
@@ -446,7 +459,7 @@ export function createObjectTypes({ database, events, units }: ObjectTypesDeps) 
         }
         await events.appendEvent(tx, ctx, { type: 'object_type.property_updated', entityType: 'object_type', entityId: type.id, data: { name: type.name, property: row.name, property_id: row.id, changed: Object.keys(patch) } })
         const outcome = await publish(tx, ctx, type, { migrate })
-        return { ...toPropertyView(row, await unitSymbols(tx, [row])), schema_change: outcome }
+        return { ...toPropertyView(row, await unitSymbols(tx, [row])), schema_change: outcome, index_job_id: await indexIfNeeded(tx, ctx, row, prev) }
       })
     },
 
