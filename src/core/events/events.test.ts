@@ -38,6 +38,21 @@ describe('writing events', () => {
     })
     expect(e.timestamp).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/)
   })
+  it('writes a large batch (one JSON parameter) exactly like single events, in order', async () => {
+    const ids = Array.from({ length: 1200 }, () => uuidv7())
+    await t.rt.database.transaction((tx) =>
+      t.rt.events.appendEvents(tx, a.ctx, ids.map((id, i) => ({ type: 'widget.bulk', entityType: 'widget', entityId: id, data: { i, nested: { ok: true } }, metadata: { source: 'test' } }))),
+    )
+    const found = await rows<{ entity_id: string; data: { i: number }; event_metadata: unknown; organization_id: string; actor: string; trace_id: string; source_node: string }>(
+      t.rt.database.db,
+      sql`select entity_id, data, event_metadata, organization_id, actor, trace_id, source_node from events where event_type = 'widget.bulk' order by id`,
+    )
+    expect(found.map((e) => e.entity_id)).toEqual(ids)
+    expect(found.map((e) => e.data.i)).toEqual(ids.map((_, i) => i))
+    expect(found[0]).toMatchObject({ data: { i: 0, nested: { ok: true } }, event_metadata: { source: 'test' }, organization_id: a.organizationId, actor: `user:${a.userId}`, trace_id: a.ctx.traceId })
+    expect(found[0]!.source_node.length).toBeGreaterThan(0)
+  })
+
   it('an event written in a rolled-back transaction does not exist', async () => {
     const entityId = uuidv7()
     await expect(
