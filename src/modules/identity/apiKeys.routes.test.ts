@@ -372,6 +372,20 @@ describe('device keys', () => {
     expect(expectProblem(await get('/api/v1/jobs', bearer(k.key)), 403, '/problems/forbidden').required_scope).toBe('jobs:read')
   })
 
+  it('stop working when their device is deleted, and stay revoked when it is restored', async () => {
+    const deviceId = await device()
+    const k = await newKey({ scopes: [], device_id: deviceId })
+    const other = await newKey({ scopes: [], device_id: await device() })
+    expect((await get('/api/v1/me', bearer(k.key))).statusCode).toBe(200)
+    expect((await t.app.inject({ method: 'DELETE', url: `/api/v1/entities/${deviceId}`, headers: owner.headers })).statusCode).toBe(200)
+    expect((await get('/api/v1/me', bearer(k.key))).statusCode).toBe(401)
+    expect((await get('/api/v1/me', bearer(other.key))).statusCode).toBe(200)
+    const revoked = (await get(`/api/v1/events?type=api_key.revoked&entity_id=${k.id}`, owner.headers)).json().data
+    expect(revoked).toEqual([expect.objectContaining({ data: expect.objectContaining({ reason: 'device deleted', device_id: deviceId }) })])
+    expect((await t.app.inject({ method: 'POST', url: `/api/v1/entities/${deviceId}/restore`, headers: owner.headers })).statusCode).toBe(200)
+    expect((await get('/api/v1/me', bearer(k.key))).statusCode).toBe(401)
+  })
+
   it('name a live device entity of the organisation (422 otherwise, and no key is made)', async () => {
     const well = await device('Well')
     const deleted = await device('device', 'retired sensor')

@@ -2,7 +2,8 @@
 // display prefix, never wider than their creator's scopes. Usage is summarised per key.
 import { and, eq, gte, lt, sql, type SQL } from 'drizzle-orm'
 import { hasScope, type RequestContext } from '../../core/context.ts'
-import { rows } from '../../core/db/database.ts'
+import { rows, type Executor } from '../../core/db/database.ts'
+import type { NewEvent } from '../../core/events/events.service.ts'
 import { ForbiddenError, NotFoundError, ValidationError, type FieldError } from '../../core/errors.ts'
 import { listNewestFirst } from '../../core/http/pagination.ts'
 import { inOrg, orgOf } from '../../core/tenancy.ts'
@@ -114,6 +115,23 @@ export function createApiKeys(deps: IdentityDeps) {
     },
 
     get: async (ctx: RequestContext, id: string) => toApiKeyView(await find(ctx, id), clock()),
+
+    /**
+     * Reaction to `entity.deleted`: a deleted device's keys are revoked in the same transaction,
+     * so a retired sensor cannot go on posting readings. Restoring the device does not bring
+     * them back; it gets a new key.
+     */
+    async revokeDeviceKeys(tx: Executor, ctx: RequestContext, batch: NewEvent[]) {
+      const devices = batch.filter((e) => /^device(\.|$)/i.test(e.entityType)).map((e) => e.entityId)
+      if (devices.length === 0 || !ctx.organizationId) return
+      const revoked = await tx
+        .update(apiKeys)
+        .set({ isActive: false, revokedAt: clock() })
+        .where(and(inOrg(apiKeys, ctx), sql`${apiKeys.deviceId} = any(${sql.param(devices)}::uuid[])`, eq(apiKeys.isActive, true)))
+        .returning()
+      for (const k of revoked) deps.cache.forgetKey(k.id)
+      await deps.events.appendEvents(tx, ctx, revoked.map((k) => ({ type: 'api_key.revoked', entityType: 'api_key', entityId: k.id, data: { name: k.name, prefix: k.prefix, reason: 'device deleted', device_id: k.deviceId } })))
+    },
 
     async revoke(ctx: RequestContext, id: string) {
       const row = await find(ctx, id)

@@ -68,6 +68,7 @@ export const identityModule: StratumModule = {
   name: 'identity',
   create(deps): ModuleInstance {
     const identity = createIdentity(deps)
+    deps.events.react(['entity.deleted'], identity.apiKeys.revokeDeviceKeys)
     return {
       routes: identity.routes,
       authenticator: identity.authenticator,
