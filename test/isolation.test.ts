@@ -101,6 +101,12 @@ async function seedOrganisation() {
   const part = await asA('/entities', { type: 'Owned by A', name: 'Part of the entity of A' })
   const relationship = await asA('/relationships', { from_entity_id: part.id, to_entity_id: entity.id, relationship_type: 'owned_by_a' })
   ownedByA.push(relationshipType.id, part.id, relationship.id)
+  // Measurements: a series of a time-varying property, with a point.
+  await asA('/object-types', { name: 'Metered by A', properties: [{ name: 'flow', data_type: 'number', time_varying: true }] })
+  const metered = await asA('/entities', { type: 'Metered by A', name: 'Meter of A' })
+  const series = await asA('/series', { entity_id: metered.id, property: 'flow' })
+  await asA('/datapoints', { items: [{ series_id: series.id, timestamps: ['2026-11-30T00:00:00Z'], values: [1] }] })
+  ownedByA.push(metered.id, series.id)
   expect(ownedByA.every((id) => typeof id === 'string')).toBe(true)
 }
 

@@ -11,6 +11,7 @@ import type { JobHandler } from '../core/jobs/worker.ts'
 import type { Logger } from '../core/observability/logger.ts'
 import { assetsModule } from './assets/index.ts'
 import { identityModule } from './identity/index.ts'
+import { measurementsModule } from './measurements/index.ts'
 import { unitsModule } from './units/index.ts'
 
 export interface ModuleDeps {
@@ -36,4 +37,4 @@ export interface StratumModule {
   create(deps: ModuleDeps): ModuleInstance
 }
 
-export const modules: StratumModule[] = [identityModule, unitsModule, assetsModule]
+export const modules: StratumModule[] = [identityModule, unitsModule, assetsModule, measurementsModule]

@@ -76,6 +76,8 @@ export const objectTypeProperties = pgTable(
     ...timestamps(),
   },
   (t) => [
+    // For measurements' series: "the property belongs to the type" as a foreign key.
+    unique('object_type_properties_org_type_id_key').on(t.organizationId, t.objectTypeId, t.id),
     foreignKey({ name: 'object_type_properties_type_fk', columns: [t.organizationId, t.objectTypeId], foreignColumns: [objectTypes.organizationId, objectTypes.id] }).onDelete('cascade'),
     uniqueIndex('object_type_properties_name_key').on(t.objectTypeId, sql`lower(${t.name})`),
     check('object_type_properties_data_type_check', sql`${t.dataType} in ('number', 'integer', 'string', 'boolean', 'enum', 'timestamp', 'json')`),
@@ -146,6 +148,8 @@ export const entities = pgTable(
   },
   (t) => [
     unique('entities_org_id_key').on(t.organizationId, t.id),
+    // For measurements' series: "the instance is of the type" as a foreign key.
+    unique('entities_org_id_type_key').on(t.organizationId, t.id, t.objectTypeId),
     foreignKey({ name: 'entities_type_fk', columns: [t.organizationId, t.objectTypeId], foreignColumns: [objectTypes.organizationId, objectTypes.id] }).onDelete('restrict'),
     uniqueIndex('entities_name_key').on(t.organizationId, t.objectTypeId, sql`lower(${t.name})`),
     uniqueIndex('entities_external_id_key').on(t.organizationId, t.externalId).where(sql`${t.externalId} is not null`),

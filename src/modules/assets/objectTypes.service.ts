@@ -5,7 +5,7 @@
 import { and, asc, desc, eq, sql } from 'drizzle-orm'
 import { actorLabel, type RequestContext } from '../../core/context.ts'
 import type { Database, Executor } from '../../core/db/database.ts'
-import { isUniqueViolation } from '../../core/db/violations.ts'
+import { isForeignKeyViolation, isUniqueViolation } from '../../core/db/violations.ts'
 import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from '../../core/errors.ts'
 import type { EventLog } from '../../core/events/events.service.ts'
 import { pageOfRows, decodeCursor } from '../../core/http/pagination.ts'
@@ -374,7 +374,14 @@ export function createObjectTypes({ database, events, units }: ObjectTypesDeps) 
       return database.transaction(async (tx) => {
         const type = await findType(tx, ctx, ref, true)
         assertWritable(type)
-        const [prev] = await tx.delete(objectTypeProperties).where(and(inOrg(objectTypeProperties, ctx), eq(objectTypeProperties.objectTypeId, type.id), eq(objectTypeProperties.id, propertyId))).returning()
+        const [prev] = await tx
+          .delete(objectTypeProperties)
+          .where(and(inOrg(objectTypeProperties, ctx), eq(objectTypeProperties.objectTypeId, type.id), eq(objectTypeProperties.id, propertyId)))
+          .returning()
+          .catch((err) => {
+            if (isForeignKeyViolation(err, 'series_property_fk')) throw new ConflictError(`property ${propertyId} of ${type.name} has series of measurements; delete them first`, { property_id: propertyId })
+            throw err
+          })
         if (!prev) throw new NotFoundError(`property ${propertyId} of object type ${type.name} not found`)
         await events.appendEvent(tx, ctx, { type: 'object_type.property_removed', entityType: 'object_type', entityId: type.id, data: { name: type.name, property: prev.name, property_id: prev.id } })
         return { schema_change: await publish(tx, ctx, type, { migrate }) }

@@ -1,0 +1,28 @@
+// Measurements: series and their points (seed 000 MainClass, seed 001 sensor.reading). Its public
+// surface for other modules: `createMeasurements(deps)` -> { series, datapoints }. The plan for
+// the rest of issue #6 (facts, readings, queries, rollups, alerts): docs/design/measurements.md.
+import type { FastifyPluginAsync } from 'fastify'
+import type { ModuleDeps, ModuleInstance, StratumModule } from '../index.ts'
+import { createAssets } from '../assets/index.ts'
+import { createUnitsModule } from '../units/index.ts'
+import { createDatapoints } from './datapoints.service.ts'
+import { measurementRoutes } from './measurements.routes.ts'
+import { createSeries } from './series.service.ts'
+
+export function createMeasurements(deps: ModuleDeps) {
+  const { units } = createUnitsModule(deps)
+  const assets = createAssets(deps)
+  const series = createSeries({ database: deps.database, events: deps.events, assets, units })
+  const datapoints = createDatapoints({ database: deps.database, events: deps.events, series, units, clock: deps.clock })
+  const routes: FastifyPluginAsync = async (app) => {
+    await app.register(measurementRoutes, { series, datapoints })
+  }
+  return { series, datapoints, routes }
+}
+
+export const measurementsModule: StratumModule = {
+  name: 'measurements',
+  create(deps): ModuleInstance {
+    return { routes: createMeasurements(deps).routes }
+  },
+}

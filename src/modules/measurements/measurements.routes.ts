@@ -1,0 +1,114 @@
+// Series and datapoints: make and list series, write points in the columnar shape, read raw
+// points and the latest value.
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import { Type } from 'typebox'
+import { IdParams, Nullable, Strict, StringEnum, Timestamp, Uuid, problems } from '../../core/http/schemas.ts'
+import { pageOf, pageQuery } from '../../core/http/pagination.ts'
+import { LIMITS, type Datapoints } from './datapoints.service.ts'
+import type { Series } from './series.service.ts'
+
+const tags = ['measurements']
+const read = 'measurements:read'
+const write = 'measurements:write'
+
+const SeriesSchema = Type.Object({
+  id: Uuid(),
+  organization_id: Uuid(),
+  entity_id: Uuid(),
+  entity: Type.String(),
+  object_type_id: Uuid(),
+  object_type: Type.String(),
+  property_id: Uuid(),
+  property: Type.String(),
+  component_id: Nullable(Uuid()),
+  value_type: StringEnum(['number', 'text'] as const),
+  unit_id: Nullable(Uuid()),
+  unit: Nullable(Type.String({ description: 'The unit points are stored and returned in' })),
+  created_by: Nullable(Type.String()),
+  created_at: Timestamp(),
+  updated_at: Timestamp(),
+})
+const NewSeries = Strict({
+  entity_id: Uuid('The instance (entity)'),
+  property: Type.String({ minLength: 1, maxLength: 100, description: "A time-varying property of the entity's type, by id or name" }),
+  component_id: Type.Optional(Nullable(Uuid('A data source component (seed 000), when the series is one source\'s values'))),
+})
+const SeriesList = Strict({
+  ...pageQuery,
+  entity_id: Type.Optional(Type.String({ maxLength: 100 })),
+  object_type: Type.Optional(Type.String({ maxLength: 100 })),
+  property: Type.Optional(Type.String({ maxLength: 100 })),
+  component_id: Type.Optional(Type.String({ maxLength: 100 })),
+})
+const Time = Type.Union([Type.String({ maxLength: 40 }), Type.Integer()], { description: 'ISO 8601 with a zone, or epoch milliseconds' })
+const Value = Type.Union([Type.Number(), Type.String({ maxLength: 10_000 })])
+const IngestBody = Strict({
+  items: Type.Array(
+    Strict({
+      series_id: Type.String({ maxLength: 100 }),
+      timestamps: Type.Array(Time, { maxItems: LIMITS.pointsPerRequest }),
+      values: Type.Array(Value, { maxItems: LIMITS.pointsPerRequest }),
+      unit: Type.Optional(Type.String({ minLength: 1, maxLength: 200, description: "The unit of `values`, converted to the series' unit" })),
+    }),
+    { minItems: 1, maxItems: 10_000 },
+  ),
+  on_conflict: Type.Optional(StringEnum(['overwrite', 'error'] as const, { description: 'A point at a time the series already has: replace it (default) or refuse the request (409)' })),
+})
+const PointSchema = Type.Object({
+  timestamp: Timestamp(),
+  value: Type.Union([Type.Number(), Type.String(), Type.Null()]),
+  tag: Type.Optional(Type.String()),
+  description: Type.Optional(Type.String()),
+  extra: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
+})
+const RawQuery = Strict({
+  from: Type.Optional(Type.String({ maxLength: 40, description: 'Inclusive' })),
+  to: Type.Optional(Type.String({ maxLength: 40, description: 'Exclusive' })),
+  order: Type.Optional(StringEnum(['asc', 'desc'] as const, { default: 'asc' })),
+  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: LIMITS.pointsPerPage, default: 1000, description: `Points per page, at most ${LIMITS.pointsPerPage}` })),
+  cursor: pageQuery.cursor,
+})
+const LatestBody = Strict({ series_ids: Type.Array(Type.String({ maxLength: 100 }), { minItems: 1, maxItems: LIMITS.seriesPerLatest }) })
+
+export const measurementRoutes: FastifyPluginAsyncTypebox<{ series: Series; datapoints: Datapoints }> = async (app, { series, datapoints }) => {
+  app.post(
+    '/series',
+    { config: { scope: write }, schema: { operationId: 'createSeries', tags, summary: 'Make the series of an instance, a time-varying property and optionally a component (200 with the existing one if it exists)', body: NewSeries, response: { 200: SeriesSchema, 201: SeriesSchema, ...problems(422) } } },
+    async (req, reply) => {
+      const { created, series: s } = await series.create(req.ctx, req.body)
+      return reply.code(created ? 201 : 200).send(s)
+    },
+  )
+  app.get(
+    '/series',
+    { config: { scope: read }, schema: { operationId: 'listSeries', tags, summary: 'Series, newest first, by instance, type, property or component', querystring: SeriesList, response: { 200: pageOf(SeriesSchema) } } },
+    (req) => series.list(req.ctx, { ...req.query, limit: req.query.limit ?? 100 }),
+  )
+  app.get('/series/:id', { config: { scope: read }, schema: { operationId: 'getSeries', tags, summary: 'One series', params: IdParams, response: { 200: SeriesSchema, ...problems(404) } } }, (req) => series.get(req.ctx, req.params.id))
+  app.get(
+    '/series/:id/datapoints',
+    { config: { scope: read }, schema: { operationId: 'listDatapoints', tags, summary: `Raw points of a series in [from, to), paged by time either way (at most ${LIMITS.pointsPerPage} a page)`, params: IdParams, querystring: RawQuery, response: { 200: Type.Object({ series_id: Uuid(), unit: Nullable(Type.String()), data: Type.Array(PointSchema), next_cursor: Nullable(Type.String()) }), ...problems(404) } } },
+    (req) => datapoints.raw(req.ctx, req.params.id, req.query),
+  )
+  app.post(
+    '/datapoints',
+    {
+      bodyLimit: 32 * 1024 * 1024,
+      config: { scope: write },
+      schema: {
+        operationId: 'writeDatapoints',
+        tags,
+        summary: `Write points in the columnar shape: up to ${LIMITS.pointsPerRequest.toLocaleString('en')} a request, all or nothing`,
+        description: 'Late and out-of-order points are accepted; a time a series already has is overwritten (or refused with on_conflict=error). Errors are listed by /body/items/<i>/timestamps|values/<j>.',
+        body: { ...IngestBody, examples: [{ items: [{ series_id: '0190a000-0000-7000-8000-0000000000c1', timestamps: ['2026-12-01T10:00:00Z', '2026-12-01T10:01:00Z'], values: [101.3, 101.5], unit: 'kPa' }] }] },
+        response: { 200: Type.Object({ points: Type.Integer(), series: Type.Integer() }), ...problems(409, 422) },
+      },
+    },
+    (req) => datapoints.ingest(req.ctx, req.body.items, req.body.on_conflict),
+  )
+  app.post(
+    '/datapoints/latest',
+    { config: { scope: read }, schema: { operationId: 'latestDatapoints', tags, summary: `The newest point of each series by timestamp (at most ${LIMITS.seriesPerLatest} series)`, body: LatestBody, response: { 200: Type.Object({ data: Type.Array(Type.Object({ series_id: Uuid(), unit: Nullable(Type.String()), timestamp: Nullable(Timestamp()), value: Type.Union([Type.Number(), Type.String(), Type.Null()]) })) }), ...problems(422) } } },
+    (req) => datapoints.latest(req.ctx, req.body.series_ids),
+  )
+}
