@@ -83,7 +83,16 @@ export const DEMO_TYPES: NewObjectType[] = [
     ],
   },
   { name: 'device', description: 'The device family' },
-  { name: 'device.esp32', description: 'An ESP32 sensor node (seed 001)', schema: ESP32_SCHEMA },
+  {
+    name: 'device.esp32',
+    description: 'An ESP32 sensor node (seed 001)',
+    schema: ESP32_SCHEMA,
+    // What its readings measure (seed 001 sensor.reading `sensorType`): series, not document properties.
+    properties: [
+      { name: 'temperature', data_type: 'number', time_varying: true, unit_category: 'Temperature' },
+      { name: 'humidity', data_type: 'number', time_varying: true },
+    ],
+  },
   { name: 'equipment.oven', description: 'Production equipment a device monitors', properties: [{ name: 'model', data_type: 'string' }, { name: 'max_temperature', data_type: 'number', unit_category: 'Temperature' }] },
   {
     name: 'project',

@@ -164,6 +164,16 @@ export function createEntities({ database, events, types, units, preferences }: 
     return found
   }
 
+  /** Entities by name (case ignored), each with its type, across types: the caller decides which type it wanted. */
+  async function findByNames(exec: Executor, ctx: RequestContext, names: string[]): Promise<{ entity: EntityRow; type: ObjectTypeRow }[]> {
+    if (names.length === 0) return []
+    return exec
+      .select({ entity: entities, type: objectTypes })
+      .from(entities)
+      .innerJoin(objectTypes, eq(objectTypes.id, entities.objectTypeId))
+      .where(and(inOrg(entities, ctx), sql`lower(${entities.name}) = any(${sql.param([...new Set(names.map((n) => n.toLowerCase()))])}::text[])`))
+  }
+
   function assertWritable(e: EntityRow) {
     if (e.managedBy) throw new ForbiddenError(`entity ${e.name} mirrors a ${e.managedBy} record and changes with it; change the record instead`, { managed_by: e.managedBy })
   }
@@ -335,6 +345,7 @@ export function createEntities({ database, events, types, units, preferences }: 
 
   return {
     findEntity,
+    findByNames,
     insertOne,
     updateOne,
     present,

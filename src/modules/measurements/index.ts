@@ -6,6 +6,7 @@ import type { ModuleDeps, ModuleInstance, StratumModule } from '../index.ts'
 import { createAssets } from '../assets/index.ts'
 import { createUnitsModule } from '../units/index.ts'
 import { createDatapoints } from './datapoints.service.ts'
+import { createFacts } from './facts.service.ts'
 import { measurementRoutes } from './measurements.routes.ts'
 import { createSeries } from './series.service.ts'
 
@@ -14,10 +15,11 @@ export function createMeasurements(deps: ModuleDeps) {
   const assets = createAssets(deps)
   const series = createSeries({ database: deps.database, events: deps.events, assets, units })
   const datapoints = createDatapoints({ database: deps.database, events: deps.events, series, units, clock: deps.clock })
+  const facts = createFacts({ database: deps.database, events: deps.events, assets, series, units, clock: deps.clock })
   const routes: FastifyPluginAsync = async (app) => {
-    await app.register(measurementRoutes, { series, datapoints })
+    await app.register(measurementRoutes, { series, datapoints, facts })
   }
-  return { series, datapoints, routes }
+  return { series, datapoints, facts, routes }
 }
 
 export const measurementsModule: StratumModule = {

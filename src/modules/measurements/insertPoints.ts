@@ -17,17 +17,31 @@ export interface PointBatch {
   ts: number[]
   value: (number | null)[]
   text: (string | null)[]
+  /** The seed-000 fact's tag and description, and a seed-001 reading's other fields; absent for plain datapoints. */
+  tag?: (string | null)[]
+  description?: (string | null)[]
+  extra?: (Record<string, unknown> | null)[]
+}
+
+export interface NewPoint {
+  series: number
+  ts: number
+  value: number | null
+  text: string | null
+  tag?: string | null
+  description?: string | null
+  extra?: Record<string, unknown> | null
 }
 
 export type OnConflict = 'overwrite' | 'error'
 
 const CHUNK = 20_000
-const MONTH_MS = 31 * 86_400_000
 
 /** Sorts by (series, ts) and keeps the last of repeated (series, ts) pairs in a batch. */
-export function normaliseBatch(points: { series: number; ts: number; value: number | null; text: string | null }[]): PointBatch {
+export function normaliseBatch(points: NewPoint[]): PointBatch {
   const order = points.map((_, i) => i).sort((a, b) => points[a]!.series - points[b]!.series || points[a]!.ts - points[b]!.ts || a - b)
-  const out: PointBatch = { series: [], ts: [], value: [], text: [] }
+  const wide = points.some((p) => p.tag != null || p.description != null || p.extra != null)
+  const out: PointBatch = { series: [], ts: [], value: [], text: [], ...(wide ? { tag: [], description: [], extra: [] } : {}) }
   for (let k = 0; k < order.length; k++) {
     const p = points[order[k]!]!
     const next = points[order[k + 1]!]
@@ -36,6 +50,11 @@ export function normaliseBatch(points: { series: number; ts: number; value: numb
     out.ts.push(p.ts)
     out.value.push(p.value)
     out.text.push(p.text)
+    if (wide) {
+      out.tag!.push(p.tag ?? null)
+      out.description!.push(p.description ?? null)
+      out.extra!.push(p.extra ?? null)
+    }
   }
   return out
 }
@@ -73,35 +92,37 @@ export function createPointWriter(database: Database) {
   async function write(tx: Executor, batch: PointBatch, onConflict: OnConflict): Promise<number> {
     let written = 0
     for (let k = 0; k < batch.series.length; k += CHUNK) {
-      const params = {
-        s: numbers(batch.series.slice(k, k + CHUNK)),
-        t: numbers(batch.ts.slice(k, k + CHUNK)),
-        v: numbers(batch.value.slice(k, k + CHUNK)),
-        x: texts(batch.text.slice(k, k + CHUNK)),
-      }
-      const rows = sql`select s, to_timestamp(m / 1000.0), v, x from unnest(${params.s}::bigint[], ${params.t}::float8[], ${params.v}::float8[], ${params.x}::text[]) as u(s, m, v, x)`
+      const slice = <T>(xs: T[]) => xs.slice(k, k + CHUNK)
+      const s_ = numbers(slice(batch.series))
+      const t_ = numbers(slice(batch.ts))
+      const wide = batch.tag !== undefined
+      // Plain datapoints carry four columns; facts and readings also tag, description and extra.
+      const rows = wide
+        ? sql`select s, to_timestamp(m / 1000.0), v, x, g, d, e::jsonb from unnest(${s_}::bigint[], ${t_}::float8[], ${numbers(slice(batch.value))}::float8[], ${texts(slice(batch.text))}::text[], ${texts(slice(batch.tag!))}::text[], ${texts(slice(batch.description!))}::text[], ${texts(slice(batch.extra!).map((e) => (e === null ? null : JSON.stringify(e))))}::text[]) as u(s, m, v, x, g, d, e)`
+        : sql`select s, to_timestamp(m / 1000.0), v, x from unnest(${s_}::bigint[], ${t_}::float8[], ${numbers(slice(batch.value))}::float8[], ${texts(slice(batch.text))}::text[]) as u(s, m, v, x)`
+      const columns = wide ? sql`(series_id, ts, value, value_text, tag, description, extra)` : sql`(series_id, ts, value, value_text)`
       try {
         // A savepoint, so a clash rolls back this chunk only and the upsert can follow.
-        await (tx as unknown as { transaction<T>(f: (sp: Executor) => Promise<T>): Promise<T> }).transaction((sp) => sp.execute(sql`insert into points (series_id, ts, value, value_text) ${rows}`))
+        await (tx as unknown as { transaction<T>(f: (sp: Executor) => Promise<T>): Promise<T> }).transaction((sp) => sp.execute(sql`insert into points ${columns} ${rows}`))
       } catch (err) {
         if (!isUniqueViolation(err)) throw err
         if (onConflict === 'error') {
           const [clash] = (
             (await tx.execute(
-              sql`select s.id, p.ts from points p join series s on s.key = p.series_id join unnest(${params.s}::bigint[], ${params.t}::float8[]) as u(s, m) on p.series_id = u.s and p.ts = to_timestamp(u.m / 1000.0) limit 1`,
+              sql`select s.id, p.ts from points p join series s on s.key = p.series_id join unnest(${s_}::bigint[], ${t_}::float8[]) as u(s, m) on p.series_id = u.s and p.ts = to_timestamp(u.m / 1000.0) limit 1`,
             )) as unknown as { rows: { id: string; ts: string | Date }[] }
           ).rows
           throw new ConflictError(`series ${clash?.id} already has a point at ${clash ? new Date(clash.ts).toISOString() : 'one of these times'}; send on_conflict=overwrite to replace it`, { series_id: clash?.id ?? null, ts: clash ? new Date(clash.ts).toISOString() : null })
         }
-        await tx.execute(sql`insert into points (series_id, ts, value, value_text) ${rows}
-                             on conflict (series_id, ts) do update set value = excluded.value, value_text = excluded.value_text, tag = null, description = null, extra = null`)
+        await tx.execute(sql`insert into points ${columns} ${rows}
+                             on conflict (series_id, ts) do update set value = excluded.value, value_text = excluded.value_text, ${wide ? sql`tag = excluded.tag, description = excluded.description, extra = excluded.extra` : sql`tag = null, description = null, extra = null`}`)
       }
       written += Math.min(CHUNK, batch.series.length - k)
     }
     return written
   }
 
-  return { ensurePartitions, write, MONTH_MS }
+  return { ensurePartitions, write }
 }
 
 export type PointWriter = ReturnType<typeof createPointWriter>

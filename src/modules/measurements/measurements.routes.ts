@@ -5,6 +5,7 @@ import { Type } from 'typebox'
 import { IdParams, Nullable, Strict, StringEnum, Timestamp, Uuid, problems } from '../../core/http/schemas.ts'
 import { pageOf, pageQuery } from '../../core/http/pagination.ts'
 import { LIMITS, type Datapoints } from './datapoints.service.ts'
+import type { Facts } from './facts.service.ts'
 import type { Series } from './series.service.ts'
 
 const tags = ['measurements']
@@ -68,9 +69,71 @@ const RawQuery = Strict({
   limit: Type.Optional(Type.Integer({ minimum: 1, maximum: LIMITS.pointsPerPage, default: 1000, description: `Points per page, at most ${LIMITS.pointsPerPage}` })),
   cursor: pageQuery.cursor,
 })
+const Ref = (what: string) => Type.String({ minLength: 1, maxLength: 500, description: `The ${what}, by id or name` })
+const FactsBody = Strict({
+  items: Type.Array(
+    Strict({
+      object_type: Ref('object type'),
+      object_instance: Ref('instance (entity) of that type'),
+      object_type_property: Ref('time-varying property of that type'),
+      component: Type.Optional(Nullable(Type.String({ maxLength: 100 }))),
+      date_time: Time,
+      value: Type.Union([Type.String({ maxLength: 10_000 }), Type.Number()], { description: 'The seed stores values as strings: numeric strings are parsed for number properties' }),
+      tag: Type.Optional(Nullable(Type.String({ maxLength: 500 }))),
+      description: Type.Optional(Nullable(Type.String({ maxLength: 2000 }))),
+    }),
+    { minItems: 1, maxItems: LIMITS.pointsPerRequest },
+  ),
+  on_conflict: IngestBody.properties.on_conflict,
+})
+const ReadingSchema = Type.Object(
+  {
+    sensorType: Type.String({ minLength: 1, maxLength: 100, description: "A time-varying numeric property of the device's type" }),
+    value: Type.Number(),
+    unit: Type.Optional(Type.String({ minLength: 1, maxLength: 100, description: "The unit the value is in (symbol, alias or id: `celsius`, `degC`); converted to the property's unit" })),
+    timestamp: Type.Optional(Time),
+  },
+  { additionalProperties: true, description: 'Other fields (quality, batteryLevel...) are kept with the point as `extra`' },
+)
+const ReadingsBody = Type.Union([ReadingSchema, Strict({ readings: Type.Array(ReadingSchema, { minItems: 1, maxItems: LIMITS.pointsPerRequest }) })])
+const Written = Type.Object({ points: Type.Integer(), series: Type.Integer() })
 const LatestBody = Strict({ series_ids: Type.Array(Type.String({ maxLength: 100 }), { minItems: 1, maxItems: LIMITS.seriesPerLatest }) })
 
-export const measurementRoutes: FastifyPluginAsyncTypebox<{ series: Series; datapoints: Datapoints }> = async (app, { series, datapoints }) => {
+export const measurementRoutes: FastifyPluginAsyncTypebox<{ series: Series; datapoints: Datapoints; facts: Facts }> = async (app, { series, datapoints, facts }) => {
+  app.post(
+    '/facts',
+    {
+      bodyLimit: 64 * 1024 * 1024,
+      config: { scope: write },
+      schema: {
+        operationId: 'writeFacts',
+        tags,
+        summary: 'Write seed-000 facts: a value at date_time for an object type, instance and property (ids or names), all or nothing',
+        description: "The instance must be of the fact's type and the property must belong to it (422 naming the field). Series are made on first write.",
+        body: { ...FactsBody, examples: [{ items: [{ object_type: 'Well', object_instance: 'Well-12', object_type_property: 'oil_rate', date_time: '2026-12-01T00:00:00Z', value: '0.0185', tag: 'allocated' }] }] },
+        response: { 200: Written, ...problems(409, 422) },
+      },
+    },
+    (req) => facts.ingestFacts(req.ctx, req.body.items, req.body.on_conflict),
+  )
+  app.post(
+    '/readings',
+    {
+      bodyLimit: 32 * 1024 * 1024,
+      config: { scope: 'device' },
+      schema: {
+        operationId: 'writeReadings',
+        tags,
+        summary: "A device posts seed-001 readings with its key: one, or `{readings: [...]}`",
+        body: { ...ReadingsBody, examples: [{ sensorType: 'temperature', value: 25.5, unit: 'celsius', quality: 'good', batteryLevel: 85, timestamp: '2026-12-01T10:00:00Z' }] },
+        response: { 200: Written, ...problems(403, 422) },
+      },
+    },
+    (req) => {
+      const body = req.body as { readings?: unknown[] }
+      return Array.isArray(body.readings) ? facts.ingestReadings(req.ctx, body.readings as never, true) : facts.ingestReadings(req.ctx, [req.body as never], false)
+    },
+  )
   app.post(
     '/series',
     { config: { scope: write }, schema: { operationId: 'createSeries', tags, summary: 'Make the series of an instance, a time-varying property and optionally a component (200 with the existing one if it exists)', body: NewSeries, response: { 200: SeriesSchema, 201: SeriesSchema, ...problems(422) } } },

@@ -143,6 +143,27 @@ export function createSeries({ database, events, assets, units }: { database: Da
       return { data: page.data.map(view), next_cursor: page.next_cursor }
     },
 
+    /**
+     * The series of (entity, property) pairs, made where missing, inside the caller's transaction
+     * (so a refused request leaves no series behind). Components arrive with #7.
+     */
+    async ensure(tx: Executor, ctx: RequestContext, wanted: { entityId: string; objectTypeId: string; propertyId: string; valueType: ValueType; unitId: string | null }[]): Promise<Map<string, SeriesRow>> {
+      const keyOf = (entityId: string, propertyId: string) => `${entityId}:${propertyId}`
+      const unique = [...new Map(wanted.map((w) => [keyOf(w.entityId, w.propertyId), w])).values()]
+      if (unique.length === 0) return new Map()
+      const made = await tx
+        .insert(series)
+        .values(unique.map((w) => ({ organizationId: orgOf(ctx), objectTypeId: w.objectTypeId, entityId: w.entityId, propertyId: w.propertyId, componentId: null, valueType: w.valueType, unitId: w.unitId, createdBy: actorLabel(ctx.actor) })))
+        .onConflictDoNothing({ target: [series.organizationId, series.entityId, series.propertyId, series.componentId] })
+        .returning()
+      await events.appendEvents(tx, ctx, made.map((row) => ({ type: 'series.created', entityType: 'series', entityId: row.id, data: { entity_id: row.entityId, property_id: row.propertyId, component_id: null, value_type: row.valueType } })))
+      const all = await tx
+        .select()
+        .from(series)
+        .where(and(inOrg(series, ctx), sql`${series.componentId} is null`, sql`(${series.entityId}, ${series.propertyId}) in (select * from unnest(${`{${unique.map((w) => w.entityId).join(',')}}`}::uuid[], ${`{${unique.map((w) => w.propertyId).join(',')}}`}::uuid[]))`))
+      return new Map(all.map((r) => [keyOf(r.entityId, r.propertyId), r]))
+    },
+
     /** The unit of a number series as a convertible unit, for conversions on the way in and out. */
     async unitOf(ctx: RequestContext, s: SeriesRow) {
       return s.unitId ? units.resolveUnit(ctx, s.unitId, 'unit') : null
