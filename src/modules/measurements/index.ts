@@ -7,19 +7,21 @@ import { createAssets } from '../assets/index.ts'
 import { createUnitsModule } from '../units/index.ts'
 import { createDatapoints } from './datapoints.service.ts'
 import { createFacts } from './facts.service.ts'
+import { createDatapointQueries } from './queryDatapoints.ts'
 import { measurementRoutes } from './measurements.routes.ts'
 import { createSeries } from './series.service.ts'
 
 export function createMeasurements(deps: ModuleDeps) {
-  const { units } = createUnitsModule(deps)
+  const { units, preferences } = createUnitsModule(deps)
   const assets = createAssets(deps)
   const series = createSeries({ database: deps.database, events: deps.events, assets, units })
   const datapoints = createDatapoints({ database: deps.database, events: deps.events, series, units, clock: deps.clock })
   const facts = createFacts({ database: deps.database, events: deps.events, assets, series, units, clock: deps.clock })
+  const queries = createDatapointQueries({ database: deps.database, series, assets, units, preferences })
   const routes: FastifyPluginAsync = async (app) => {
-    await app.register(measurementRoutes, { series, datapoints, facts })
+    await app.register(measurementRoutes, { series, datapoints, facts, queries })
   }
-  return { series, datapoints, facts, routes }
+  return { series, datapoints, facts, queries, routes }
 }
 
 export const measurementsModule: StratumModule = {

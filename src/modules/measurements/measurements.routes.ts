@@ -6,6 +6,7 @@ import { IdParams, Nullable, Strict, StringEnum, Timestamp, Uuid, problems } fro
 import { pageOf, pageQuery } from '../../core/http/pagination.ts'
 import { LIMITS, type Datapoints } from './datapoints.service.ts'
 import type { Facts } from './facts.service.ts'
+import { AGGREGATES, QUERY_LIMITS, type DatapointQueries } from './queryDatapoints.ts'
 import type { Series } from './series.service.ts'
 
 const tags = ['measurements']
@@ -97,9 +98,49 @@ const ReadingSchema = Type.Object(
 )
 const ReadingsBody = Type.Union([ReadingSchema, Strict({ readings: Type.Array(ReadingSchema, { minItems: 1, maxItems: LIMITS.pointsPerRequest }) })])
 const Written = Type.Object({ points: Type.Integer(), series: Type.Integer() })
+const QueryBody = Strict({
+  series_ids: Type.Array(Type.String({ maxLength: 100 }), { minItems: 1, maxItems: QUERY_LIMITS.series }),
+  start: Type.String({ maxLength: 40, description: 'Inclusive, ISO 8601 with a zone' }),
+  end: Type.String({ maxLength: 40, description: 'Exclusive' }),
+  granularity: Type.Optional(Type.String({ maxLength: 10, description: 'Buckets: `<n>s`, `<n>m`, `<n>h` (anchored at local midnight), or calendar `1d`, `1w`, `1mo`, `1y` in the time zone. Absent: raw points.' })),
+  aggregates: Type.Optional(Type.Array(StringEnum(AGGREGATES), { minItems: 1, uniqueItems: true, description: 'Default count, avg, min, max; text series take count, first, last' })),
+  time_zone: Type.Optional(Type.String({ maxLength: 64, description: "IANA zone for buckets; default the organisation's" })),
+  unit: Type.Optional(Type.String({ maxLength: 200 })),
+  unit_system: Type.Optional(Type.String({ maxLength: 200, description: "Default: the caller's preferred system" })),
+  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: QUERY_LIMITS.bucketsPerSeries, description: `Buckets (or points) per series, at most ${QUERY_LIMITS.bucketsPerSeries}; next_start continues` })),
+})
+const QueryAnswer = Type.Object({
+  start: Timestamp(),
+  end: Timestamp(),
+  granularity: Nullable(Type.String()),
+  time_zone: Type.String(),
+  data: Type.Array(
+    Type.Object({
+      series_id: Uuid(),
+      unit: Nullable(Type.String()),
+      datapoints: Type.Optional(Type.Array(Type.Object({ timestamp: Timestamp(), value: Type.Union([Type.Number(), Type.String(), Type.Null()]) }))),
+      buckets: Type.Optional(Type.Array(Type.Record(Type.String(), Type.Union([Type.Number(), Type.String(), Type.Null()])))),
+      next_start: Nullable(Timestamp('Where the next page starts, when this one was cut at the limit')),
+    }),
+  ),
+})
 const LatestBody = Strict({ series_ids: Type.Array(Type.String({ maxLength: 100 }), { minItems: 1, maxItems: LIMITS.seriesPerLatest }) })
 
-export const measurementRoutes: FastifyPluginAsyncTypebox<{ series: Series; datapoints: Datapoints; facts: Facts }> = async (app, { series, datapoints, facts }) => {
+export const measurementRoutes: FastifyPluginAsyncTypebox<{ series: Series; datapoints: Datapoints; facts: Facts; queries: DatapointQueries }> = async (app, { series, datapoints, facts, queries }) => {
+  app.post(
+    '/datapoints/query',
+    {
+      config: { scope: read },
+      schema: {
+        operationId: 'queryDatapoints',
+        tags,
+        summary: `Raw points or aggregates per interval of up to ${QUERY_LIMITS.series} series, in a unit, a unit system or your preference`,
+        body: { ...QueryBody, examples: [{ series_ids: ['0190a000-0000-7000-8000-0000000000c1'], start: '2026-11-01T00:00:00Z', end: '2026-12-01T00:00:00Z', granularity: '1d', aggregates: ['avg', 'min', 'max', 'p95'], time_zone: 'Europe/Oslo', unit_system: 'Oil Field' }] },
+        response: { 200: QueryAnswer, ...problems(422) },
+      },
+    },
+    (req) => queries.query(req.ctx, req.body),
+  )
   app.post(
     '/facts',
     {

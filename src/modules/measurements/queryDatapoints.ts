@@ -1,0 +1,168 @@
+// POST /datapoints/query: several series at once, raw or aggregated per interval, in the unit,
+// unit system or preference the caller asks for. Buckets of seconds, minutes and hours are exact
+// durations (date_bin) anchored at local midnight of the query's first day, so they never merge
+// or split at a DST change; days, weeks, months and years are calendar-aware date_trunc in the
+// time zone (a DST day has 23 or 25 hours).
+// Conversion happens in SQL before aggregating, so sums, spreads and percentiles are of the
+// converted values (exact also for non-linear units). Rollups (a later slice) will serve the
+// aligned cases faster; this path is always correct and is the reference they are tested against.
+import { sql, type SQL } from 'drizzle-orm'
+import type { RequestContext } from '../../core/context.ts'
+import { rows, type Database } from '../../core/db/database.ts'
+import { ValidationError, type FieldError } from '../../core/errors.ts'
+import type { Assets } from '../assets/index.ts'
+import { organizationSettings } from '../identity/index.ts'
+import type { ConvertibleUnit, UnitPreferences } from '../units/index.ts'
+import type { createUnits } from '../units/units.service.ts'
+import { parseTime } from './datapoints.service.ts'
+import type { SeriesRow } from './measurements.schema.ts'
+import type { Series } from './series.service.ts'
+
+export const AGGREGATES = ['count', 'avg', 'min', 'max', 'sum', 'stddev', 'first', 'last', 'p50', 'p90', 'p95', 'p99'] as const
+export type Aggregate = (typeof AGGREGATES)[number]
+const TEXT_AGGREGATES: Aggregate[] = ['count', 'first', 'last']
+
+/** Published limits of one query. */
+export const QUERY_LIMITS = { series: 100, bucketsPerSeries: 10_000, pointsPerSeries: 10_000 } as const
+
+export interface DatapointQuery {
+  series_ids: string[]
+  start: string
+  end: string
+  /** `30s`, `15m`, `1h`, `6h`, `1d`, `1w`, `1mo`, `1y`; absent: raw points. */
+  granularity?: string | undefined
+  aggregates?: Aggregate[] | undefined
+  time_zone?: string | undefined
+  unit?: string | undefined
+  unit_system?: string | undefined
+  limit?: number | undefined
+}
+
+const FIXED: Record<string, string> = { s: 'seconds', m: 'minutes', h: 'hours' }
+const CALENDAR: Record<string, string> = { d: 'day', w: 'week', mo: 'month', y: 'year' }
+
+/** The bucket expression for a granularity, or a 422 naming it. */
+function bucketOf(granularity: string, tz: string, start: string): SQL {
+  const m = /^(\d{1,4})(s|m|h|d|w|mo|y)$/.exec(granularity)
+  if (!m) throw new ValidationError(`granularity ${granularity} is not one of <n>s, <n>m, <n>h, 1d, 1w, 1mo, 1y`, [{ path: '/body/granularity', message: 'must be <n>s, <n>m, <n>h, 1d, 1w, 1mo or 1y' }])
+  const n = Number(m[1])
+  const unit = m[2]!
+  if (n < 1) throw new ValidationError('granularity must be at least 1', [{ path: '/body/granularity', message: 'must be at least 1' }])
+  if (FIXED[unit]) return sql`date_bin(${`${n} ${FIXED[unit]}`}::interval, ts, date_trunc('day', ${start}::timestamptz, ${tz}))`
+  if (n !== 1) throw new ValidationError(`calendar granularities take 1 (1d, 1w, 1mo, 1y), not ${n}`, [{ path: '/body/granularity', message: 'calendar units take 1 only' }])
+  return sql`date_trunc(${CALENDAR[unit]!}, ts, ${tz})`
+}
+
+/** SQL converting `value` from one unit to another, the way units.convert.ts does it. */
+function conversion(from: ConvertibleUnit | null, to: ConvertibleUnit | null): SQL {
+  if (!from || !to || from.id === to.id) return sql`value`
+  const base = from.scale !== null && from.offset !== null ? sql`((value + ${from.offset}::float8) * ${from.scale}::float8)` : sql`((${from.a}::float8 * value + ${from.b}::float8) / (${from.c}::float8 * value + ${from.d}::float8))`
+  return to.scale !== null && to.offset !== null ? sql`(${base} / ${to.scale}::float8 - ${to.offset}::float8)` : sql`((${to.d}::float8 * ${base} - ${to.b}::float8) / (${to.a}::float8 - ${to.c}::float8 * ${base}))`
+}
+
+function timeOf(value: string, path: string, errors: FieldError[]): number {
+  const t = parseTime(value)
+  if (!Number.isFinite(t)) errors.push({ path, message: 'is not an ISO 8601 time with a zone' })
+  return t
+}
+
+export function createDatapointQueries({ database, series, assets, units, preferences }: { database: Database; series: Series; assets: Pick<Assets, 'types'>; units: ReturnType<typeof createUnits>; preferences: Pick<UnitPreferences, 'presentValues'> }) {
+  const db = database.db
+
+  /** The unit a series' values are returned in: `unit`, else the system's or the caller's preferred default for its category. */
+  async function targetUnit(ctx: RequestContext, s: SeriesRow, q: DatapointQuery): Promise<{ from: ConvertibleUnit | null; to: ConvertibleUnit | null }> {
+    if (s.valueType !== 'number' || !s.unitId) {
+      if (q.unit) throw new ValidationError(`series ${s.id} has no unit to convert from`, [{ path: '/body/unit', message: `series ${s.id} has no unit` }])
+      return { from: null, to: null }
+    }
+    const from = await units.resolveUnit(ctx, s.unitId, 'unit')
+    if (q.unit) {
+      const to = await units.resolveUnit(ctx, q.unit, 'body/unit')
+      if (to.unitTypeId !== from.unitTypeId) throw new ValidationError(`${to.symbol} is a ${to.unitTypeName} unit; series ${s.id} is in ${from.symbol} (${from.unitTypeName})`, [{ path: '/body/unit', message: `is not a unit of ${from.unitTypeName}` }])
+      return { from, to }
+    }
+    const property = await assets.types.getProperty(ctx, s.objectTypeId, s.propertyId)
+    const shown = await preferences.presentValues(ctx, { unit: s.unitId, values: [], as: { ...(q.unit_system ? { unit_system: q.unit_system } : {}), ...(property.unit_category_id ? { category: property.unit_category_id } : {}) } }).catch((err) => {
+      // The system has no default for this category: the values stay in the series' unit.
+      if (err instanceof ValidationError && q.unit_system && !/no unit system is named/.test(err.message)) return null
+      throw err
+    })
+    return { from, to: shown ? await units.resolveUnit(ctx, shown.unit.id, 'unit') : from }
+  }
+
+  return {
+    async query(ctx: RequestContext, q: DatapointQuery) {
+      const errors: FieldError[] = []
+      const start = timeOf(q.start, '/body/start', errors)
+      const end = timeOf(q.end, '/body/end', errors)
+      if (errors.length === 0 && end <= start) errors.push({ path: '/body/end', message: 'must be after start' })
+      if (q.series_ids.length > QUERY_LIMITS.series) errors.push({ path: '/body/series_ids', message: `has ${q.series_ids.length}; the limit is ${QUERY_LIMITS.series}` })
+      const tz = q.time_zone ?? (await organizationSettings(db, ctx.organizationId!))?.time_zone ?? 'UTC'
+      try {
+        new Intl.DateTimeFormat('en', { timeZone: tz })
+      } catch {
+        errors.push({ path: '/body/time_zone', message: 'is not an IANA time zone (e.g. Europe/Oslo)' })
+      }
+      if (errors.length > 0) throw new ValidationError(errors[0]!.message, errors)
+      const found = await series.resolve(db, ctx, q.series_ids)
+      const missing = q.series_ids.findIndex((id) => !found.has(id))
+      if (missing >= 0) throw new ValidationError(`series ${q.series_ids[missing]} is not a series of this organisation`, [{ path: `/body/series_ids/${missing}`, message: 'is not a series of this organisation' }])
+      const aggregates = q.aggregates ?? ['count', 'avg', 'min', 'max']
+      const bucket = q.granularity ? bucketOf(q.granularity, tz, new Date(start).toISOString()) : null
+      const range = sql`ts >= ${new Date(start).toISOString()}::timestamptz and ts < ${new Date(end).toISOString()}::timestamptz`
+
+      const data = []
+      for (const id of q.series_ids) {
+        const s = found.get(id)!
+        const { from, to } = await targetUnit(ctx, s, q)
+        const value = conversion(from, to)
+        const unit = to?.symbol ?? null
+        if (!bucket) {
+          const limit = Math.min(q.limit ?? 1000, QUERY_LIMITS.pointsPerSeries)
+          const points = await rows<{ ts: Date | string; v: number | null; t: string | null }>(db, sql`select ts, ${value} as v, value_text as t from points where series_id = ${s.key} and ${range} order by ts limit ${limit + 1}`)
+          const page = points.slice(0, limit)
+          data.push({
+            series_id: id,
+            unit,
+            datapoints: page.map((p) => ({ timestamp: new Date(p.ts).toISOString(), value: s.valueType === 'number' ? p.v : p.t })),
+            next_start: points.length > limit ? new Date(new Date(points[limit]!.ts).getTime()).toISOString() : null,
+          })
+          continue
+        }
+        if (s.valueType === 'text') {
+          const bad = aggregates.find((a) => !TEXT_AGGREGATES.includes(a))
+          if (bad) throw new ValidationError(`series ${id} is a text series: only count, first and last aggregate it`, [{ path: '/body/aggregates', message: `${bad} does not apply to the text series ${id}` }])
+        }
+        const limit = Math.min(q.limit ?? QUERY_LIMITS.bucketsPerSeries, QUERY_LIMITS.bucketsPerSeries)
+        const v = s.valueType === 'number' ? sql`v` : sql`t`
+        const percentiles = aggregates.filter((a) => a.startsWith('p')).map((a) => Number(a.slice(1)) / 100)
+        const buckets = await rows<Record<string, unknown> & { b: Date | string }>(
+          db,
+          sql`select ${bucket} as b, count(*)::int as count,
+                ${s.valueType === 'number' ? sql`avg(v) as avg, min(v) as min, max(v) as max, sum(v) as sum, stddev_samp(v) as stddev,` : sql``}
+                (array_agg(${v} order by ts))[1] as first, (array_agg(${v} order by ts desc))[1] as last
+                ${percentiles.length ? sql`, percentile_cont(${`{${percentiles.join(',')}}`}::float8[]) within group (order by v) as pct` : sql``}
+              from (select ts, ${value} as v, value_text as t from points where series_id = ${s.key} and ${range}) p
+              group by 1 order by 1 limit ${limit + 1}`,
+        )
+        const page = buckets.slice(0, limit)
+        data.push({
+          series_id: id,
+          unit,
+          buckets: page.map((r) => {
+            const out: Record<string, string | number | null> = { start: new Date(r.b).toISOString() }
+            for (const a of aggregates) {
+              if (a.startsWith('p')) out[a] = (r.pct as number[])[percentiles.indexOf(Number(a.slice(1)) / 100)] ?? null
+              else out[a] = a === 'count' ? (r.count as number) : r[a] === null || r[a] === undefined ? null : s.valueType === 'number' ? Number(r[a]) : String(r[a])
+            }
+            return out
+          }),
+          next_start: buckets.length > limit ? new Date(buckets[limit]!.b).toISOString() : null,
+        })
+      }
+      return { start: new Date(start).toISOString(), end: new Date(end).toISOString(), granularity: q.granularity ?? null, time_zone: tz, data }
+    },
+  }
+}
+
+export type DatapointQueries = ReturnType<typeof createDatapointQueries>
