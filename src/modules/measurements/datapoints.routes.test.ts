@@ -179,3 +179,18 @@ describe('latest value', () => {
     expect(events[0]).toMatchObject({ entity_type: 'series', data: { points: 2, from: '1999-12-31T23:59:59.000Z', to: '2026-11-30T11:00:00.000Z' } })
   })
 })
+
+describe('deleting points', () => {
+  it('deletes a range, and the latest value is the newest that remains', async () => {
+    const pump = ok(await asA('POST', '/entities', { type: 'Pump', name: 'P-3' }), 201)
+    const speed = ok(await asA('POST', '/series', { entity_id: pump.id, property: 'speed' }), 201)
+    ok(await write([{ series_id: speed.id, timestamps: ['2026-11-01T00:00:00Z', '2026-11-02T00:00:00Z', '2026-11-03T00:00:00Z', '2026-11-04T00:00:00Z'], values: [1, 2, 3, 4] }]))
+    expect(ok(await asA('DELETE', `/series/${speed.id}/datapoints?from=2026-11-02T00:00:00Z&to=2026-11-03T00:00:00Z`))).toEqual({ deleted: 1 })
+    expect(ok(await asA('DELETE', `/series/${speed.id}/datapoints?from=2026-11-04T00:00:00Z`))).toEqual({ deleted: 1 })
+    expect((await raw(speed.id)).data.map((p: Json) => p.value)).toEqual([1, 3])
+    expect(ok(await asA('POST', '/datapoints/latest', { series_ids: [speed.id] })).data[0]).toMatchObject({ timestamp: '2026-11-03T00:00:00.000Z', value: 3 })
+    problem(await asA('DELETE', `/series/${speed.id}/datapoints?from=2026-11-05T00:00:00Z&to=2026-11-01T00:00:00Z`), 422, '/query/to')
+    problem(await asB('DELETE', `/series/${speed.id}/datapoints`), 404)
+    expect((await raw(speed.id)).data).toHaveLength(2)
+  })
+})

@@ -160,6 +160,29 @@ export function createDatapoints({ database, events, series, units, clock }: { d
       }
     },
 
+    /** Deletes the points of a series in [from, to) (either end open); one event with the count. */
+    async deleteRange(ctx: RequestContext, seriesId: string, q: { from?: string | undefined; to?: string | undefined }) {
+      const s = (await series.resolve(db, ctx, [seriesId])).get(seriesId)
+      if (!s) throw new NotFoundError(`series ${seriesId} not found`)
+      const bound = (v: string | undefined, path: string) => {
+        if (v === undefined) return undefined
+        const t = parseTime(v)
+        if (!Number.isFinite(t)) throw new ValidationError(`${path.split('/').pop()} is not an ISO 8601 time`, [{ path, message: 'is not an ISO 8601 time with a zone' }])
+        return new Date(t).toISOString()
+      }
+      const from = bound(q.from, '/query/from')
+      const to = bound(q.to, '/query/to')
+      if (from && to && to <= from) throw new ValidationError('to must be after from', [{ path: '/query/to', message: 'must be after from' }])
+      return database.transaction(async (tx) => {
+        const [r] = await rows<{ n: number }>(
+          tx,
+          sql`with d as (delete from points where series_id = ${s.key} ${from ? sql`and ts >= ${from}::timestamptz` : sql``} ${to ? sql`and ts < ${to}::timestamptz` : sql``} returning 1) select count(*)::int as n from d`,
+        )
+        await events.appendEvent(tx, ctx, { type: 'datapoints.deleted', entityType: 'series', entityId: s.id, data: { points: r!.n, from: from ?? null, to: to ?? null } })
+        return { deleted: r!.n }
+      })
+    },
+
     /** The newest point of each series by its timestamp (a late point for an older time does not replace it). */
     async latest(ctx: RequestContext, ids: string[]) {
       if (ids.length > LIMITS.seriesPerLatest) throw new ValidationError(`at most ${LIMITS.seriesPerLatest} series per request`, [{ path: '/body/series_ids', message: `has ${ids.length}; the limit is ${LIMITS.seriesPerLatest}` }])

@@ -107,6 +107,7 @@ const QueryBody = Strict({
   time_zone: Type.Optional(Type.String({ maxLength: 64, description: "IANA zone for buckets; default the organisation's" })),
   unit: Type.Optional(Type.String({ maxLength: 200 })),
   unit_system: Type.Optional(Type.String({ maxLength: 200, description: "Default: the caller's preferred system" })),
+  interpolation: Type.Optional(StringEnum(['linear', 'step'] as const, { description: 'Values at every step of the granularity instead of aggregates: linear between the neighbouring points, or the last value (step); null outside the data (no extrapolation)' })),
   limit: Type.Optional(Type.Integer({ minimum: 1, maximum: QUERY_LIMITS.bucketsPerSeries, description: `Buckets (or points) per series, at most ${QUERY_LIMITS.bucketsPerSeries}; next_start continues` })),
 })
 const QueryAnswer = Type.Object({
@@ -193,6 +194,21 @@ export const measurementRoutes: FastifyPluginAsyncTypebox<{ series: Series; data
     '/series/:id/datapoints',
     { config: { scope: read }, schema: { operationId: 'listDatapoints', tags, summary: `Raw points of a series in [from, to), paged by time either way (at most ${LIMITS.pointsPerPage} a page)`, params: IdParams, querystring: RawQuery, response: { 200: Type.Object({ series_id: Uuid(), unit: Nullable(Type.String()), data: Type.Array(PointSchema), next_cursor: Nullable(Type.String()) }), ...problems(404) } } },
     (req) => datapoints.raw(req.ctx, req.params.id, req.query),
+  )
+  app.delete(
+    '/series/:id/datapoints',
+    {
+      config: { scope: write },
+      schema: {
+        operationId: 'deleteDatapoints',
+        tags,
+        summary: 'Delete the points of a series in [from, to); without from or to, that end is open (both absent: every point)',
+        params: IdParams,
+        querystring: Strict({ from: Type.Optional(Type.String({ maxLength: 40 })), to: Type.Optional(Type.String({ maxLength: 40 })) }),
+        response: { 200: Type.Object({ deleted: Type.Integer() }), ...problems(404, 422) },
+      },
+    },
+    (req) => datapoints.deleteRange(req.ctx, req.params.id, req.query),
   )
   app.post(
     '/datapoints',

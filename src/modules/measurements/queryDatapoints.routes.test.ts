@@ -96,3 +96,35 @@ describe('aggregates per interval', () => {
     }
   })
 })
+
+describe('interpolation at regular steps', () => {
+  it('is linear between neighbours, exact on a point, and null outside the data', async () => {
+    // Points every hour from `start`; a 30-minute grid lands on points and half-way between them.
+    const res = ok(await query({ series_ids: [pressure.id], start: '2026-10-23T21:00:00Z', end: '2026-10-23T23:30:00Z', granularity: '30m', interpolation: 'linear', unit: 'Pa' }))
+    expect(res.data[0].datapoints).toEqual([
+      { timestamp: '2026-10-23T21:00:00.000Z', value: null },
+      { timestamp: '2026-10-23T21:30:00.000Z', value: null },
+      { timestamp: '2026-10-23T22:00:00.000Z', value: 100_000 },
+      { timestamp: '2026-10-23T22:30:00.000Z', value: 100_005 },
+      { timestamp: '2026-10-23T23:00:00.000Z', value: 100_010 },
+    ])
+  })
+
+  it('holds the last value with step, also for text series, and refuses linear for text (422)', async () => {
+    const res = ok(await query({ series_ids: [state.id, pressure.id], start: '2026-10-23T22:00:00Z', end: '2026-10-24T00:00:00Z', granularity: '30m', interpolation: 'step', unit: 'Pa' }))
+    expect(res.data[0].datapoints.map((p: Json) => p.value)).toEqual(['on', 'on', 'off', 'off'])
+    expect(res.data[1].datapoints.map((p: Json) => p.value)).toEqual([100_000, 100_000, 100_010, 100_010])
+    const bad = await query({ series_ids: [state.id], start: '2026-10-23T22:00:00Z', end: '2026-10-24T00:00:00Z', granularity: '30m', interpolation: 'linear' })
+    expect(bad.status).toBe(422)
+    expect(bad.body.errors[0].path).toBe('/body/interpolation')
+  })
+
+  it('steps by calendar days in the zone across DST', async () => {
+    const res = ok(await query({ series_ids: [pressure.id], start: '2026-10-23T22:00:00Z', end: '2026-10-26T23:00:00Z', granularity: '1d', interpolation: 'linear', unit: 'Pa' }))
+    expect(res.data[0].datapoints).toEqual([
+      { timestamp: '2026-10-23T22:00:00.000Z', value: values[0] },
+      { timestamp: '2026-10-24T22:00:00.000Z', value: values[24] },
+      { timestamp: '2026-10-25T23:00:00.000Z', value: values[49] },
+    ])
+  })
+})

@@ -36,6 +36,8 @@ export interface DatapointQuery {
   unit?: string | undefined
   unit_system?: string | undefined
   limit?: number | undefined
+  /** Values at each step of the granularity instead of aggregates: linear between neighbours, or the last value (step). */
+  interpolation?: 'linear' | 'step' | undefined
 }
 
 const FIXED: Record<string, string> = { s: 'seconds', m: 'minutes', h: 'hours' }
@@ -51,6 +53,19 @@ function bucketOf(granularity: string, tz: string, start: string): SQL {
   if (FIXED[unit]) return sql`date_bin(${`${n} ${FIXED[unit]}`}::interval, ts, date_trunc('day', ${start}::timestamptz, ${tz}))`
   if (n !== 1) throw new ValidationError(`calendar granularities take 1 (1d, 1w, 1mo, 1y), not ${n}`, [{ path: '/body/granularity', message: 'calendar units take 1 only' }])
   return sql`date_trunc(${CALENDAR[unit]!}, ts, ${tz})`
+}
+
+/** The grid of an interpolation: every step from the first bucket at or before start, up to end (exclusive). */
+function gridOf(granularity: string, tz: string, start: string, end: string): SQL {
+  const m = /^(\d{1,4})(s|m|h|d|w|mo|y)$/.exec(granularity)!
+  const n = Number(m[1])
+  const unit = m[2]!
+  if (FIXED[unit]) {
+    const step = sql`${`${n} ${FIXED[unit]}`}::interval`
+    return sql`select g from generate_series(date_bin(${step}, ${start}::timestamptz, date_trunc('day', ${start}::timestamptz, ${tz})), ${end}::timestamptz - interval '1 microsecond', ${step}) g where g >= ${start}::timestamptz`
+  }
+  // Calendar steps walk local time, so a month is a month and a day may have 23 or 25 hours.
+  return sql`select (l at time zone ${tz}) as g from generate_series(date_trunc(${CALENDAR[unit]!}, ${start}::timestamptz, ${tz}) at time zone ${tz}, ${end}::timestamptz at time zone ${tz}, ${`1 ${CALENDAR[unit]!}`}::interval) l where (l at time zone ${tz}) >= ${start}::timestamptz and (l at time zone ${tz}) < ${end}::timestamptz`
 }
 
 /** SQL converting `value` from one unit to another, the way units.convert.ts does it. */
@@ -72,7 +87,8 @@ export function createDatapointQueries({ database, series, assets, units, prefer
   /** The unit a series' values are returned in: `unit`, else the system's or the caller's preferred default for its category. */
   async function targetUnit(ctx: RequestContext, s: SeriesRow, q: DatapointQuery): Promise<{ from: ConvertibleUnit | null; to: ConvertibleUnit | null }> {
     if (s.valueType !== 'number' || !s.unitId) {
-      if (q.unit) throw new ValidationError(`series ${s.id} has no unit to convert from`, [{ path: '/body/unit', message: `series ${s.id} has no unit` }])
+      // `unit` is for the number series of a query; text series in the same query ignore it.
+      if (q.unit && s.valueType === 'number') throw new ValidationError(`series ${s.id} has no unit to convert from`, [{ path: '/body/unit', message: `series ${s.id} has no unit` }])
       return { from: null, to: null }
     }
     const from = await units.resolveUnit(ctx, s.unitId, 'unit')
@@ -103,6 +119,7 @@ export function createDatapointQueries({ database, series, assets, units, prefer
       } catch {
         errors.push({ path: '/body/time_zone', message: 'is not an IANA time zone (e.g. Europe/Oslo)' })
       }
+      if (q.interpolation && !q.granularity) errors.push({ path: '/body/granularity', message: 'is required with interpolation: it is the step of the grid' })
       if (errors.length > 0) throw new ValidationError(errors[0]!.message, errors)
       const found = await series.resolve(db, ctx, q.series_ids)
       const missing = q.series_ids.findIndex((id) => !found.has(id))
@@ -126,6 +143,39 @@ export function createDatapointQueries({ database, series, assets, units, prefer
             unit,
             datapoints: page.map((p) => ({ timestamp: new Date(p.ts).toISOString(), value: s.valueType === 'number' ? p.v : p.t })),
             next_start: points.length > limit ? new Date(new Date(points[limit]!.ts).getTime()).toISOString() : null,
+          })
+          continue
+        }
+        if (q.interpolation) {
+          if (s.valueType === 'text' && q.interpolation === 'linear') throw new ValidationError(`series ${id} is a text series: it interpolates by step only`, [{ path: '/body/interpolation', message: `linear does not apply to the text series ${id}` }])
+          const grid = gridOf(q.granularity!, tz, new Date(start).toISOString(), new Date(end).toISOString())
+          const limit = Math.min(q.limit ?? QUERY_LIMITS.bucketsPerSeries, QUERY_LIMITS.bucketsPerSeries)
+          const v = s.valueType === 'number' ? value : sql`value_text`
+          // Two index probes a grid point: the last point at or before it and the first at or after.
+          const found = await rows<{ g: Date | string; pts: Date | string | null; pv: number | string | null; nts: Date | string | null; nv: number | string | null }>(
+            db,
+            sql`select grid.g, p.ts as pts, p.v as pv, n.ts as nts, n.v as nv from (${grid} order by g limit ${limit + 1}) grid
+                left join lateral (select ts, ${v} as v from points where series_id = ${s.key} and ts <= grid.g order by ts desc limit 1) p on true
+                left join lateral (select ts, ${v} as v from points where series_id = ${s.key} and ts >= grid.g order by ts limit 1) n on true
+                order by grid.g`,
+          )
+          const page = found.slice(0, limit)
+          data.push({
+            series_id: id,
+            unit,
+            datapoints: page.map((r) => {
+              const at = new Date(r.g).getTime()
+              let out: number | string | null = null
+              if (r.pts !== null && new Date(r.pts).getTime() === at) out = r.pv
+              else if (q.interpolation === 'step') out = r.pts !== null && r.nts !== null ? r.pv : null
+              else if (r.pts !== null && r.nts !== null) {
+                const t0 = new Date(r.pts).getTime()
+                const t1 = new Date(r.nts).getTime()
+                out = (r.pv as number) + (((r.nv as number) - (r.pv as number)) * (at - t0)) / (t1 - t0)
+              }
+              return { timestamp: new Date(r.g).toISOString(), value: out === null ? null : s.valueType === 'number' ? Number(out) : String(out) }
+            }),
+            next_start: found.length > limit ? new Date(found[limit]!.g).toISOString() : null,
           })
           continue
         }
