@@ -1,3 +1,49 @@
+CREATE TABLE "alert_rules" (
+	"id" uuid PRIMARY KEY NOT NULL,
+	"organization_id" uuid NOT NULL,
+	"name" text NOT NULL,
+	"series_id" uuid,
+	"object_type_id" uuid,
+	"property_id" uuid,
+	"min" double precision,
+	"max" double precision,
+	"for_seconds" integer DEFAULT 0 NOT NULL,
+	"hysteresis" double precision DEFAULT 0 NOT NULL,
+	"severity" text DEFAULT 'warning' NOT NULL,
+	"is_active" boolean DEFAULT true NOT NULL,
+	"created_by" text,
+	"created_at" timestamp with time zone DEFAULT now() NOT NULL,
+	"updated_at" timestamp with time zone DEFAULT now() NOT NULL,
+	CONSTRAINT "alert_rules_target_check" CHECK (("alert_rules"."series_id" is not null) <> ("alert_rules"."object_type_id" is not null and "alert_rules"."property_id" is not null)),
+	CONSTRAINT "alert_rules_bounds_check" CHECK (num_nonnulls("alert_rules"."min", "alert_rules"."max") >= 1 and ("alert_rules"."min" is null or "alert_rules"."max" is null or "alert_rules"."min" < "alert_rules"."max")),
+	CONSTRAINT "alert_rules_for_check" CHECK ("alert_rules"."for_seconds" >= 0 and "alert_rules"."hysteresis" >= 0),
+	CONSTRAINT "alert_rules_severity_check" CHECK ("alert_rules"."severity" in ('info', 'warning', 'critical'))
+);
+--> statement-breakpoint
+CREATE TABLE "alert_states" (
+	"organization_id" uuid NOT NULL,
+	"rule_id" uuid NOT NULL,
+	"series_id" uuid NOT NULL,
+	"state" text NOT NULL,
+	"since" timestamp with time zone NOT NULL,
+	"evaluated_ts" timestamp with time zone NOT NULL,
+	"alert_id" uuid,
+	CONSTRAINT "alert_states_pkey" PRIMARY KEY("rule_id","series_id"),
+	CONSTRAINT "alert_states_state_check" CHECK ("alert_states"."state" in ('ok', 'pending', 'active'))
+);
+--> statement-breakpoint
+CREATE TABLE "alerts" (
+	"id" uuid PRIMARY KEY NOT NULL,
+	"organization_id" uuid NOT NULL,
+	"rule_id" uuid NOT NULL,
+	"series_id" uuid NOT NULL,
+	"severity" text NOT NULL,
+	"triggered_at" timestamp with time zone NOT NULL,
+	"trigger_value" double precision NOT NULL,
+	"resolved_at" timestamp with time zone,
+	"resolve_value" double precision
+);
+--> statement-breakpoint
 CREATE TABLE "points" (
 	"series_id" bigint NOT NULL,
 	"ts" timestamp with time zone NOT NULL,
@@ -31,9 +77,16 @@ CREATE TABLE "series" (
 --> statement-breakpoint
 ALTER TABLE "entities" ADD CONSTRAINT "entities_org_id_type_key" UNIQUE("organization_id","id","object_type_id");--> statement-breakpoint
 ALTER TABLE "object_type_properties" ADD CONSTRAINT "object_type_properties_org_type_id_key" UNIQUE("organization_id","object_type_id","id");--> statement-breakpoint
+ALTER TABLE "alert_rules" ADD CONSTRAINT "alert_rules_series_fk" FOREIGN KEY ("organization_id","series_id") REFERENCES "public"."series"("organization_id","id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
+ALTER TABLE "alert_states" ADD CONSTRAINT "alert_states_rule_fk" FOREIGN KEY ("rule_id") REFERENCES "public"."alert_rules"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
+ALTER TABLE "alerts" ADD CONSTRAINT "alerts_rule_fk" FOREIGN KEY ("rule_id") REFERENCES "public"."alert_rules"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
 ALTER TABLE "series" ADD CONSTRAINT "series_entity_fk" FOREIGN KEY ("organization_id","entity_id","object_type_id") REFERENCES "public"."entities"("organization_id","id","object_type_id") ON DELETE restrict ON UPDATE no action;--> statement-breakpoint
 ALTER TABLE "series" ADD CONSTRAINT "series_property_fk" FOREIGN KEY ("organization_id","object_type_id","property_id") REFERENCES "public"."object_type_properties"("organization_id","object_type_id","id") ON DELETE restrict ON UPDATE no action;--> statement-breakpoint
 ALTER TABLE "series" ADD CONSTRAINT "series_unit_fk" FOREIGN KEY ("unit_id") REFERENCES "public"."unit_definitions"("id") ON DELETE restrict ON UPDATE no action;--> statement-breakpoint
+CREATE INDEX "alert_rules_series_idx" ON "alert_rules" USING btree ("organization_id","series_id");--> statement-breakpoint
+CREATE INDEX "alert_rules_type_idx" ON "alert_rules" USING btree ("organization_id","object_type_id","property_id");--> statement-breakpoint
+CREATE UNIQUE INDEX "alerts_one_active_key" ON "alerts" USING btree ("rule_id","series_id") WHERE "alerts"."resolved_at" is null;--> statement-breakpoint
+CREATE INDEX "alerts_org_idx" ON "alerts" USING btree ("organization_id","triggered_at","id");--> statement-breakpoint
 CREATE INDEX "series_type_property_idx" ON "series" USING btree ("organization_id","object_type_id","property_id");--> statement-breakpoint
 CREATE INDEX "series_component_idx" ON "series" USING btree ("organization_id","component_id") WHERE "series"."component_id" is not null;--> statement-breakpoint
 CREATE INDEX "series_entity_idx" ON "series" USING btree ("organization_id","entity_id","property_id");--> statement-breakpoint

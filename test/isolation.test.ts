@@ -106,7 +106,9 @@ async function seedOrganisation() {
   const metered = await asA('/entities', { type: 'Metered by A', name: 'Meter of A' })
   const series = await asA('/series', { entity_id: metered.id, property: 'flow' })
   await asA('/datapoints', { items: [{ series_id: series.id, timestamps: ['2026-11-30T00:00:00Z'], values: [1] }] })
-  ownedByA.push(metered.id, series.id)
+  const rule = await asA('/alert-rules', { name: 'A flows too fast', series_id: series.id, max: 0 })
+  await asA('/datapoints', { items: [{ series_id: series.id, timestamps: ['2026-11-30T00:01:00Z'], values: [5] }] })
+  ownedByA.push(metered.id, series.id, rule.id)
   expect(ownedByA.every((id) => typeof id === 'string')).toBe(true)
 }
 

@@ -11,6 +11,7 @@ import { convertValues } from '../units/index.ts'
 import type { createUnits } from '../units/units.service.ts'
 import { createPointWriter, normaliseBatch, type OnConflict } from './insertPoints.ts'
 import type { SeriesRow } from './measurements.schema.ts'
+import type { Alerts } from './alerts.service.ts'
 import type { Series } from './series.service.ts'
 
 /** Published per-request limits (also in the OpenAPI descriptions). */
@@ -35,7 +36,7 @@ export function parseTime(t: string | number): number {
   return Date.parse(t)
 }
 
-export function createDatapoints({ database, events, series, units, clock }: { database: Database; events: EventLog; series: Series; units: ReturnType<typeof createUnits>; clock: () => Date }) {
+export function createDatapoints({ database, events, series, units, alerts, clock }: { database: Database; events: EventLog; series: Series; units: ReturnType<typeof createUnits>; alerts: Alerts; clock: () => Date }) {
   const writer = createPointWriter(database)
   const db = database.db
 
@@ -108,6 +109,7 @@ export function createDatapoints({ database, events, series, units, clock }: { d
       const bySeries = new Map<number, SeriesRow>([...found.values()].map((s) => [s.key, s]))
       const written = await database.transaction(async (tx) => {
         const n = await writer.write(tx, batch, onConflict)
+        await alerts.evaluate(tx, ctx, batch, bySeries)
         // One event per request and series: a point is not an entity, and an event per point would halve ingest.
         const spans = new Map<number, { n: number; from: number; to: number }>()
         for (let k = 0; k < batch.series.length; k++) {

@@ -15,6 +15,7 @@ import type { createUnits } from '../units/units.service.ts'
 import { LIMITS, parseTime } from './datapoints.service.ts'
 import { createPointWriter, normaliseBatch, type NewPoint, type OnConflict } from './insertPoints.ts'
 import type { ValueType } from './measurements.schema.ts'
+import type { Alerts } from './alerts.service.ts'
 import type { Series } from './series.service.ts'
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
@@ -52,7 +53,7 @@ function valueFor(valueType: ValueType, v: string | number): { value: number | n
 
 const valueTypeOf = (p: Property): ValueType => (p.data_type === 'number' || p.data_type === 'integer' ? 'number' : 'text')
 
-export function createFacts({ database, events, assets, series, units, clock }: { database: Database; events: EventLog; assets: Pick<Assets, 'entities' | 'types'>; series: Series; units: ReturnType<typeof createUnits>; clock: () => Date }) {
+export function createFacts({ database, events, assets, series, units, alerts, clock }: { database: Database; events: EventLog; assets: Pick<Assets, 'entities' | 'types'>; series: Series; units: ReturnType<typeof createUnits>; alerts: Alerts; clock: () => Date }) {
   const writer = createPointWriter(database)
   const db = database.db
 
@@ -67,6 +68,7 @@ export function createFacts({ database, events, assets, series, units, clock }: 
       )
       const batch = normaliseBatch(points.map((p) => ({ ...p, series: made.get(keyOf(p.entity.id, p.prop.id))!.key })))
       await writer.write(tx, batch, onConflict)
+      await alerts.evaluate(tx, ctx, batch, new Map([...made.values()].map((s) => [s.key, s])))
       const counts = new Map<number, number>()
       for (const k of batch.series) counts.set(k, (counts.get(k) ?? 0) + 1)
       const byKey = new Map([...made.values()].map((s) => [s.key, s]))

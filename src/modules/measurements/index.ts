@@ -5,6 +5,7 @@ import type { FastifyPluginAsync } from 'fastify'
 import type { ModuleDeps, ModuleInstance, StratumModule } from '../index.ts'
 import { createAssets } from '../assets/index.ts'
 import { createUnitsModule } from '../units/index.ts'
+import { createAlerts } from './alerts.service.ts'
 import { createDatapoints } from './datapoints.service.ts'
 import { createFacts } from './facts.service.ts'
 import { createDatapointQueries } from './queryDatapoints.ts'
@@ -15,13 +16,14 @@ export function createMeasurements(deps: ModuleDeps) {
   const { units, preferences } = createUnitsModule(deps)
   const assets = createAssets(deps)
   const series = createSeries({ database: deps.database, events: deps.events, assets, units })
-  const datapoints = createDatapoints({ database: deps.database, events: deps.events, series, units, clock: deps.clock })
-  const facts = createFacts({ database: deps.database, events: deps.events, assets, series, units, clock: deps.clock })
+  const alerts = createAlerts({ database: deps.database, events: deps.events, assets, series, units })
+  const datapoints = createDatapoints({ database: deps.database, events: deps.events, series, units, alerts, clock: deps.clock })
+  const facts = createFacts({ database: deps.database, events: deps.events, assets, series, units, alerts, clock: deps.clock })
   const queries = createDatapointQueries({ database: deps.database, series, assets, units, preferences })
   const routes: FastifyPluginAsync = async (app) => {
-    await app.register(measurementRoutes, { series, datapoints, facts, queries })
+    await app.register(measurementRoutes, { series, datapoints, facts, queries, alerts })
   }
-  return { series, datapoints, facts, queries, routes }
+  return { series, datapoints, facts, queries, alerts, routes }
 }
 
 export const measurementsModule: StratumModule = {

@@ -10,7 +10,7 @@
 // caller's organisation. The migration makes `points` range-partitioned by month on `ts` on both
 // engines (no slower on PGlite, measured), with partitions made on demand before a write.
 import { sql } from 'drizzle-orm'
-import { bigint, check, doublePrecision, foreignKey, index, jsonb, pgTable, primaryKey, text, timestamp, unique, uuid } from 'drizzle-orm/pg-core'
+import { bigint, boolean, check, doublePrecision, foreignKey, index, integer, jsonb, pgTable, primaryKey, text, timestamp, unique, uniqueIndex, uuid } from 'drizzle-orm/pg-core'
 import { idColumn, tenantColumn, timestamps } from '../../core/behaviours/columns.ts'
 import { entities, objectTypeProperties } from '../assets/assets.schema.ts'
 import { unitDefinitions } from '../units/units.schema.ts'
@@ -76,3 +76,81 @@ export const points = pgTable(
 )
 
 export type SeriesRow = typeof series.$inferSelect
+
+/**
+ * Threshold rules (seed 001 device `config.alertThresholds`): on one series, or on every series
+ * of a property of a type. Bounds are in the property's unit (converted when the rule is saved);
+ * `for_seconds` is how long a value must stay outside before the alert triggers, `hysteresis`
+ * how far back inside it must come before it resolves.
+ */
+export const alertRules = pgTable(
+  'alert_rules',
+  {
+    ...idColumn(),
+    ...tenantColumn(),
+    name: text('name').notNull(),
+    seriesId: uuid('series_id'),
+    objectTypeId: uuid('object_type_id'),
+    propertyId: uuid('property_id'),
+    min: doublePrecision('min'),
+    max: doublePrecision('max'),
+    forSeconds: integer('for_seconds').notNull().default(0),
+    hysteresis: doublePrecision('hysteresis').notNull().default(0),
+    severity: text('severity').notNull().default('warning'),
+    isActive: boolean('is_active').notNull().default(true),
+    createdBy: text('created_by'),
+    ...timestamps(),
+  },
+  (t) => [
+    foreignKey({ name: 'alert_rules_series_fk', columns: [t.organizationId, t.seriesId], foreignColumns: [series.organizationId, series.id] }).onDelete('cascade'),
+    check('alert_rules_target_check', sql`(${t.seriesId} is not null) <> (${t.objectTypeId} is not null and ${t.propertyId} is not null)`),
+    check('alert_rules_bounds_check', sql`num_nonnulls(${t.min}, ${t.max}) >= 1 and (${t.min} is null or ${t.max} is null or ${t.min} < ${t.max})`),
+    check('alert_rules_for_check', sql`${t.forSeconds} >= 0 and ${t.hysteresis} >= 0`),
+    check('alert_rules_severity_check', sql`${t.severity} in ('info', 'warning', 'critical')`),
+    index('alert_rules_series_idx').on(t.organizationId, t.seriesId),
+    index('alert_rules_type_idx').on(t.organizationId, t.objectTypeId, t.propertyId),
+  ],
+)
+
+/** Where each (rule, series) stands: one row each, so an alert cannot be raised twice while active. */
+export const alertStates = pgTable(
+  'alert_states',
+  {
+    ...tenantColumn(),
+    ruleId: uuid('rule_id').notNull(),
+    seriesId: uuid('series_id').notNull(),
+    state: text('state').$type<'ok' | 'pending' | 'active'>().notNull(),
+    since: tstz('since').notNull(),
+    /** The newest point time evaluated: older late points do not move the state back. */
+    evaluatedTs: tstz('evaluated_ts').notNull(),
+    alertId: uuid('alert_id'),
+  },
+  (t) => [
+    primaryKey({ name: 'alert_states_pkey', columns: [t.ruleId, t.seriesId] }),
+    foreignKey({ name: 'alert_states_rule_fk', columns: [t.ruleId], foreignColumns: [alertRules.id] }).onDelete('cascade'),
+    check('alert_states_state_check', sql`${t.state} in ('ok', 'pending', 'active')`),
+  ],
+)
+
+/** Alerts raised (seed 001 `alert.triggered`); active while resolved_at is null. */
+export const alerts = pgTable(
+  'alerts',
+  {
+    ...idColumn(),
+    ...tenantColumn(),
+    ruleId: uuid('rule_id').notNull(),
+    seriesId: uuid('series_id').notNull(),
+    severity: text('severity').notNull(),
+    triggeredAt: tstz('triggered_at').notNull(),
+    triggerValue: doublePrecision('trigger_value').notNull(),
+    resolvedAt: tstz('resolved_at'),
+    resolveValue: doublePrecision('resolve_value'),
+  },
+  (t) => [
+    foreignKey({ name: 'alerts_rule_fk', columns: [t.ruleId], foreignColumns: [alertRules.id] }).onDelete('cascade'),
+    uniqueIndex('alerts_one_active_key').on(t.ruleId, t.seriesId).where(sql`${t.resolvedAt} is null`),
+    index('alerts_org_idx').on(t.organizationId, t.triggeredAt, t.id),
+  ],
+)
+
+export type AlertRuleRow = typeof alertRules.$inferSelect
