@@ -44,6 +44,25 @@ CREATE TABLE "alerts" (
 	"resolve_value" double precision
 );
 --> statement-breakpoint
+CREATE TABLE "device_commands" (
+	"id" uuid PRIMARY KEY NOT NULL,
+	"organization_id" uuid NOT NULL,
+	"device_id" uuid NOT NULL,
+	"command" text NOT NULL,
+	"params" jsonb DEFAULT '{}'::jsonb NOT NULL,
+	"status" text DEFAULT 'queued' NOT NULL,
+	"status_changed_at" timestamp with time zone DEFAULT now() NOT NULL,
+	"result" jsonb,
+	"expires_at" timestamp with time zone,
+	"delivered_at" timestamp with time zone,
+	"finished_at" timestamp with time zone,
+	"deliveries" integer DEFAULT 0 NOT NULL,
+	"created_by" text,
+	"created_at" timestamp with time zone DEFAULT now() NOT NULL,
+	"updated_at" timestamp with time zone DEFAULT now() NOT NULL,
+	CONSTRAINT "device_commands_status_check" CHECK ("device_commands"."status" in ('queued', 'delivered', 'acknowledged', 'failed', 'expired', 'cancelled'))
+);
+--> statement-breakpoint
 CREATE TABLE "points" (
 	"series_id" bigint NOT NULL,
 	"ts" timestamp with time zone NOT NULL,
@@ -80,6 +99,7 @@ ALTER TABLE "object_type_properties" ADD CONSTRAINT "object_type_properties_org_
 ALTER TABLE "alert_rules" ADD CONSTRAINT "alert_rules_series_fk" FOREIGN KEY ("organization_id","series_id") REFERENCES "public"."series"("organization_id","id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
 ALTER TABLE "alert_states" ADD CONSTRAINT "alert_states_rule_fk" FOREIGN KEY ("rule_id") REFERENCES "public"."alert_rules"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
 ALTER TABLE "alerts" ADD CONSTRAINT "alerts_rule_fk" FOREIGN KEY ("rule_id") REFERENCES "public"."alert_rules"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
+ALTER TABLE "device_commands" ADD CONSTRAINT "device_commands_device_fk" FOREIGN KEY ("organization_id","device_id") REFERENCES "public"."entities"("organization_id","id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
 ALTER TABLE "series" ADD CONSTRAINT "series_entity_fk" FOREIGN KEY ("organization_id","entity_id","object_type_id") REFERENCES "public"."entities"("organization_id","id","object_type_id") ON DELETE restrict ON UPDATE no action;--> statement-breakpoint
 ALTER TABLE "series" ADD CONSTRAINT "series_property_fk" FOREIGN KEY ("organization_id","object_type_id","property_id") REFERENCES "public"."object_type_properties"("organization_id","object_type_id","id") ON DELETE restrict ON UPDATE no action;--> statement-breakpoint
 ALTER TABLE "series" ADD CONSTRAINT "series_unit_fk" FOREIGN KEY ("unit_id") REFERENCES "public"."unit_definitions"("id") ON DELETE restrict ON UPDATE no action;--> statement-breakpoint
@@ -87,6 +107,8 @@ CREATE INDEX "alert_rules_series_idx" ON "alert_rules" USING btree ("organizatio
 CREATE INDEX "alert_rules_type_idx" ON "alert_rules" USING btree ("organization_id","object_type_id","property_id");--> statement-breakpoint
 CREATE UNIQUE INDEX "alerts_one_active_key" ON "alerts" USING btree ("rule_id","series_id") WHERE "alerts"."resolved_at" is null;--> statement-breakpoint
 CREATE INDEX "alerts_org_idx" ON "alerts" USING btree ("organization_id","triggered_at","id");--> statement-breakpoint
+CREATE INDEX "device_commands_pending_idx" ON "device_commands" USING btree ("organization_id","device_id","created_at") WHERE "device_commands"."status" in ('queued', 'delivered');--> statement-breakpoint
+CREATE INDEX "device_commands_device_idx" ON "device_commands" USING btree ("organization_id","device_id","created_at","id");--> statement-breakpoint
 CREATE INDEX "series_type_property_idx" ON "series" USING btree ("organization_id","object_type_id","property_id");--> statement-breakpoint
 CREATE INDEX "series_component_idx" ON "series" USING btree ("organization_id","component_id") WHERE "series"."component_id" is not null;--> statement-breakpoint
 CREATE INDEX "series_entity_idx" ON "series" USING btree ("organization_id","entity_id","property_id");--> statement-breakpoint

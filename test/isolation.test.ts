@@ -17,6 +17,8 @@ import { createKey, signUp, type SignedUp } from './identity.ts'
 let t: Awaited<ReturnType<typeof testApp>>
 let a: SignedUp
 let b: SignedUp
+/** B's device key: routes that take the scope `device` are probed with it. */
+let bDevice: Record<string, string>
 const ownedByA: string[] = []
 
 interface Operation {
@@ -108,7 +110,10 @@ async function seedOrganisation() {
   await asA('/datapoints', { items: [{ series_id: series.id, timestamps: ['2026-11-30T00:00:00Z'], values: [1] }] })
   const rule = await asA('/alert-rules', { name: 'A flows too fast', series_id: series.id, max: 0 })
   await asA('/datapoints', { items: [{ series_id: series.id, timestamps: ['2026-11-30T00:01:00Z'], values: [5] }] })
-  ownedByA.push(metered.id, series.id, rule.id)
+  await asA('/object-types', { name: 'device.probe' })
+  const probe = await asA('/entities', { type: 'device.probe', name: 'Probe of A' })
+  const command = await asA(`/devices/${probe.id}/commands`, { command: 'reboot' })
+  ownedByA.push(metered.id, series.id, rule.id, probe.id, command.id)
   expect(ownedByA.every((id) => typeof id === 'string')).toBe(true)
 }
 
@@ -119,6 +124,9 @@ beforeAll(async () => {
   a = await signUp(t.app, { organization: 'Alpha' })
   b = await signUp(t.app, { organization: 'Beta' })
   await seedOrganisation()
+  await t.app.inject({ method: 'POST', url: '/api/v1/object-types', headers: b.headers, payload: { name: 'device.probe' } })
+  const probeOfB = (await t.app.inject({ method: 'POST', url: '/api/v1/entities', headers: b.headers, payload: { type: 'device.probe', name: 'Probe of B' } })).json() as { id: string }
+  bDevice = { authorization: `Bearer ${(await createKey(t.app, b.headers, { name: 'probe of b', scopes: [], device_id: probeOfB.id })).key}` }
   const doc = (await t.app.inject({ method: 'GET', url: '/openapi.json' })).json() as {
     paths: Record<string, Record<string, { security?: { bearer?: string[] }[]; requestBody?: { content?: Record<string, { schema?: JsonSchema }> } }>>
   }
@@ -130,6 +138,8 @@ beforeAll(async () => {
 }, 60_000)
 afterAll(() => t.close())
 
+/** B's credentials for a route: its device key where the route takes the scope `device`, else B's session. */
+const asB = (op: Operation) => (op.security?.[0]?.bearer?.[0] === 'device' ? bDevice : b.headers)
 const fill = (path: string, id: string) => path.replace(/\{[^}]+\}/g, id)
 const isPublic = (op: Operation) => Array.isArray(op.security) && op.security.length === 0
 const inject = (op: Operation, url: string, headers: Record<string, string>) => {
@@ -178,7 +188,7 @@ describe('tenant isolation on every route', () => {
     expect(probed.length).toBeGreaterThanOrEqual(10)
     for (const op of probed) {
       for (const id of ownedByA) {
-        const res = await inject(op, fill(op.path, id), b.headers)
+        const res = await inject(op, fill(op.path, id), asB(op))
         expect(res.statusCode, `${op.method} ${op.path} with ${id} as B: ${res.body}`).toBe(404)
         expect(res.body, `${op.method} ${op.path} as B`).not.toContain('owned by a')
         if (op.method === 'GET' && (await inject(op, fill(op.path, id), a.headers)).statusCode === 200) reachableByA++
@@ -191,10 +201,10 @@ describe('tenant isolation on every route', () => {
     const lists = operations.filter((o) => o.method === 'GET' && !o.path.includes('{'))
     expect(lists.length).toBeGreaterThan(5)
     for (const op of lists) {
-      const asB = await inject(op, op.path, b.headers)
-      expect(asB.statusCode, `${op.method} ${op.path}: ${asB.body}`).toBe(200)
-      for (const id of ownedByA) expect(asB.body, `${op.method} ${op.path} leaks ${id}`).not.toContain(id)
-      expect(asB.body).not.toContain(a.organization.id)
+      const res = await inject(op, op.path, asB(op))
+      expect(res.statusCode, `${op.method} ${op.path}: ${res.body}`).toBe(200)
+      for (const id of ownedByA) expect(res.body, `${op.method} ${op.path} leaks ${id}`).not.toContain(id)
+      expect(res.body).not.toContain(a.organization.id)
     }
   })
 })

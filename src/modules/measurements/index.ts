@@ -6,6 +6,8 @@ import type { ModuleDeps, ModuleInstance, StratumModule } from '../index.ts'
 import { createAssets } from '../assets/index.ts'
 import { createUnitsModule } from '../units/index.ts'
 import { createAlerts } from './alerts.service.ts'
+import { commandRoutes } from './commands.routes.ts'
+import { createCommands } from './commands.service.ts'
 import { createDatapoints } from './datapoints.service.ts'
 import { createFacts } from './facts.service.ts'
 import { createDatapointQueries } from './queryDatapoints.ts'
@@ -20,10 +22,12 @@ export function createMeasurements(deps: ModuleDeps) {
   const datapoints = createDatapoints({ database: deps.database, events: deps.events, series, units, alerts, clock: deps.clock })
   const facts = createFacts({ database: deps.database, events: deps.events, assets, series, units, alerts, clock: deps.clock })
   const queries = createDatapointQueries({ database: deps.database, series, assets, units, preferences })
+  const commands = createCommands({ database: deps.database, events: deps.events, assets, clock: deps.clock })
   const routes: FastifyPluginAsync = async (app) => {
     await app.register(measurementRoutes, { series, datapoints, facts, queries, alerts })
+    await app.register(commandRoutes, { commands })
   }
-  return { series, datapoints, facts, queries, alerts, routes }
+  return { series, datapoints, facts, queries, alerts, commands, routes }
 }
 
 export const measurementsModule: StratumModule = {

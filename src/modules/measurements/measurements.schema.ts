@@ -11,7 +11,7 @@
 // engines (no slower on PGlite, measured), with partitions made on demand before a write.
 import { sql } from 'drizzle-orm'
 import { bigint, boolean, check, doublePrecision, foreignKey, index, integer, jsonb, pgTable, primaryKey, text, timestamp, unique, uniqueIndex, uuid } from 'drizzle-orm/pg-core'
-import { idColumn, tenantColumn, timestamps } from '../../core/behaviours/columns.ts'
+import { idColumn, statusColumns, tenantColumn, timestamps } from '../../core/behaviours/columns.ts'
 import { entities, objectTypeProperties } from '../assets/assets.schema.ts'
 import { unitDefinitions } from '../units/units.schema.ts'
 
@@ -154,3 +154,38 @@ export const alerts = pgTable(
 )
 
 export type AlertRuleRow = typeof alertRules.$inferSelect
+
+export const COMMAND_STATUSES = ['queued', 'delivered', 'acknowledged', 'failed', 'expired', 'cancelled'] as const
+export type CommandStatus = (typeof COMMAND_STATUSES)[number]
+
+/**
+ * Commands for a device (seed 001 `command.sent`): queued by a user, fetched by the device with
+ * its key (delivered), then acknowledged or failed by it; a command not fetched before
+ * `expires_at` expires, and a queued or delivered one can be cancelled.
+ */
+export const deviceCommands = pgTable(
+  'device_commands',
+  {
+    ...idColumn(),
+    ...tenantColumn(),
+    deviceId: uuid('device_id').notNull(),
+    command: text('command').notNull(),
+    params: jsonb('params').$type<Record<string, unknown>>().notNull().default({}),
+    ...statusColumns<CommandStatus>('queued'),
+    result: jsonb('result'),
+    expiresAt: tstz('expires_at'),
+    deliveredAt: tstz('delivered_at'),
+    finishedAt: tstz('finished_at'),
+    deliveries: integer('deliveries').notNull().default(0),
+    createdBy: text('created_by'),
+    ...timestamps(),
+  },
+  (t) => [
+    foreignKey({ name: 'device_commands_device_fk', columns: [t.organizationId, t.deviceId], foreignColumns: [entities.organizationId, entities.id] }).onDelete('cascade'),
+    check('device_commands_status_check', sql`${t.status} in ('queued', 'delivered', 'acknowledged', 'failed', 'expired', 'cancelled')`),
+    index('device_commands_pending_idx').on(t.organizationId, t.deviceId, t.createdAt).where(sql`${t.status} in ('queued', 'delivered')`),
+    index('device_commands_device_idx').on(t.organizationId, t.deviceId, t.createdAt, t.id),
+  ],
+)
+
+export type DeviceCommandRow = typeof deviceCommands.$inferSelect
