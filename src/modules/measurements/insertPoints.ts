@@ -39,7 +39,10 @@ const CHUNK = 20_000
 
 /** Sorts by (series, ts) and keeps the last of repeated (series, ts) pairs in a batch. */
 export function normaliseBatch(points: NewPoint[]): PointBatch {
-  const order = points.map((_, i) => i).sort((a, b) => points[a]!.series - points[b]!.series || points[a]!.ts - points[b]!.ts || a - b)
+  // Gateways send each series' points in time order: then there is nothing to sort.
+  let sorted = true
+  for (let i = 1; i < points.length && sorted; i++) sorted = points[i - 1]!.series < points[i]!.series || (points[i - 1]!.series === points[i]!.series && points[i - 1]!.ts < points[i]!.ts)
+  const order = sorted ? points.map((_, i) => i) : points.map((_, i) => i).sort((a, b) => points[a]!.series - points[b]!.series || points[a]!.ts - points[b]!.ts || a - b)
   const wide = points.some((p) => p.tag != null || p.description != null || p.extra != null)
   const out: PointBatch = { series: [], ts: [], value: [], text: [], ...(wide ? { tag: [], description: [], extra: [] } : {}) }
   for (let k = 0; k < order.length; k++) {
@@ -96,11 +99,15 @@ export function createPointWriter(database: Database) {
       const s_ = numbers(slice(batch.series))
       const t_ = numbers(slice(batch.ts))
       const wide = batch.tag !== undefined
+      // Number series only (the usual load): no text column to build or unpack.
+      const numeric = !wide && slice(batch.text).every((x) => x === null)
       // Plain datapoints carry four columns; facts and readings also tag, description and extra.
       const rows = wide
         ? sql`select s, to_timestamp(m / 1000.0), v, x, g, d, e::jsonb from unnest(${s_}::bigint[], ${t_}::float8[], ${numbers(slice(batch.value))}::float8[], ${texts(slice(batch.text))}::text[], ${texts(slice(batch.tag!))}::text[], ${texts(slice(batch.description!))}::text[], ${texts(slice(batch.extra!).map((e) => (e === null ? null : JSON.stringify(e))))}::text[]) as u(s, m, v, x, g, d, e)`
-        : sql`select s, to_timestamp(m / 1000.0), v, x from unnest(${s_}::bigint[], ${t_}::float8[], ${numbers(slice(batch.value))}::float8[], ${texts(slice(batch.text))}::text[]) as u(s, m, v, x)`
-      const columns = wide ? sql`(series_id, ts, value, value_text, tag, description, extra)` : sql`(series_id, ts, value, value_text)`
+        : numeric
+          ? sql`select s, to_timestamp(m / 1000.0), v from unnest(${s_}::bigint[], ${t_}::float8[], ${numbers(slice(batch.value))}::float8[]) as u(s, m, v)`
+          : sql`select s, to_timestamp(m / 1000.0), v, x from unnest(${s_}::bigint[], ${t_}::float8[], ${numbers(slice(batch.value))}::float8[], ${texts(slice(batch.text))}::text[]) as u(s, m, v, x)`
+      const columns = wide ? sql`(series_id, ts, value, value_text, tag, description, extra)` : numeric ? sql`(series_id, ts, value)` : sql`(series_id, ts, value, value_text)`
       try {
         // A savepoint, so a clash rolls back this chunk only and the upsert can follow.
         await (tx as unknown as { transaction<T>(f: (sp: Executor) => Promise<T>): Promise<T> }).transaction((sp) => sp.execute(sql`insert into points ${columns} ${rows}`))
