@@ -17,7 +17,7 @@ export const JobSchema = Type.Object({
   status_changed_at: Timestamp(),
   params: Type.Record(Type.String(), Type.Unknown()),
   result: Type.Unknown(),
-  error: Nullable(Type.Object({ message: Type.String(), name: Type.Optional(Type.String()) })),
+  error: Nullable(Type.Object({ message: Type.String(), name: Type.Optional(Type.String()), errors: Type.Optional(Type.Array(Type.Object({ path: Type.String(), message: Type.String() }), { description: 'What was wrong, by path (an import: by row and column)' })) })),
   priority: Type.Integer(),
   scheduled_at: Timestamp(),
   run_after: Timestamp(),

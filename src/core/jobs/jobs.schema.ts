@@ -20,7 +20,7 @@ export const jobs = pgTable(
     statusChangedAt: tstz('status_changed_at').notNull().defaultNow(),
     params: jsonb('params').$type<Record<string, unknown>>().notNull().default({}),
     result: jsonb('result'),
-    error: jsonb('error').$type<{ message: string; name?: string } | null>(),
+    error: jsonb('error').$type<{ message: string; name?: string; errors?: { path: string; message: string }[] } | null>(),
     priority: integer('priority').notNull().default(0),
     scheduledAt: tstz('scheduled_at').notNull().defaultNow(),
     runAfter: tstz('run_after').notNull().defaultNow(),

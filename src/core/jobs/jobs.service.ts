@@ -29,7 +29,7 @@ export interface JobView {
   status_changed_at: string
   params: Record<string, unknown>
   result: unknown
-  error: { message: string; name?: string } | null
+  error: { message: string; name?: string; errors?: { path: string; message: string }[] } | null
   priority: number
   scheduled_at: string
   run_after: string

@@ -3,6 +3,7 @@
 // in `stratum worker` processes) share one database; a job is held by one runner at a time.
 import { hostname } from 'node:os'
 import { randomBytes } from 'node:crypto'
+import { ValidationError } from '../errors.ts'
 import type { Database } from '../db/database.ts'
 import { createWakeup } from '../wakeup.ts'
 import { systemContext, type RequestContext } from '../context.ts'
@@ -192,7 +193,9 @@ export function createWorker(options: WorkerOptions) {
         })
         return 'cancelled'
       }
-      const error = reason instanceof Error ? { message: reason.message, name: reason.name } : { message: String(reason) }
+      // A domain error's field errors go with it (an import names its bad rows and columns).
+      const fieldErrors = reason instanceof ValidationError ? reason.errors.slice(0, 100) : undefined
+      const error = reason instanceof Error ? { message: reason.message, name: reason.name, ...(fieldErrors?.length ? { errors: fieldErrors } : {}) } : { message: String(reason) }
       const status = await database.transaction(async (tx) => {
         const s = await failJob(tx, workerId, claimed.id, error, retryDelay(claimed.attempts, handler.backoffMs ?? 1000))
         if (s === 'failed') {

@@ -10,6 +10,7 @@ import { commandRoutes } from './commands.routes.ts'
 import { createCommands } from './commands.service.ts'
 import { createDatapoints } from './datapoints.service.ts'
 import { createFacts } from './facts.service.ts'
+import { createCsvImports } from './importCsv.ts'
 import { createDatapointQueries } from './queryDatapoints.ts'
 import { measurementRoutes } from './measurements.routes.ts'
 import { createSeries } from './series.service.ts'
@@ -22,17 +23,19 @@ export function createMeasurements(deps: ModuleDeps) {
   const datapoints = createDatapoints({ database: deps.database, events: deps.events, series, units, alerts, clock: deps.clock })
   const facts = createFacts({ database: deps.database, events: deps.events, assets, series, units, alerts, clock: deps.clock })
   const queries = createDatapointQueries({ database: deps.database, series, assets, units, preferences })
+  const imports = createCsvImports({ database: deps.database, events: deps.events, files: deps.files, series, units, alerts })
   const commands = createCommands({ database: deps.database, events: deps.events, assets, clock: deps.clock })
   const routes: FastifyPluginAsync = async (app) => {
-    await app.register(measurementRoutes, { series, datapoints, facts, queries, alerts })
+    await app.register(measurementRoutes, { series, datapoints, facts, queries, alerts, imports })
     await app.register(commandRoutes, { commands })
   }
-  return { series, datapoints, facts, queries, alerts, commands, routes }
+  return { series, datapoints, facts, queries, alerts, commands, imports, routes }
 }
 
 export const measurementsModule: StratumModule = {
   name: 'measurements',
   create(deps): ModuleInstance {
-    return { routes: createMeasurements(deps).routes }
+    const measurements = createMeasurements(deps)
+    return { routes: measurements.routes, jobs: [measurements.imports.handler] }
   },
 }

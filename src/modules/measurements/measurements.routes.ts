@@ -7,6 +7,7 @@ import { pageOf, pageQuery } from '../../core/http/pagination.ts'
 import { LIMITS, type Datapoints } from './datapoints.service.ts'
 import type { Alerts } from './alerts.service.ts'
 import type { Facts } from './facts.service.ts'
+import type { CsvImports } from './importCsv.ts'
 import { AGGREGATES, QUERY_LIMITS, type DatapointQueries } from './queryDatapoints.ts'
 import type { Series } from './series.service.ts'
 
@@ -164,9 +165,38 @@ const AlertSchema = Type.Object({
   resolve_value: Nullable(Type.Number()),
   active: Type.Boolean(),
 })
+const ImportBody = Strict({
+  file_id: Uuid('A file uploaded with POST /api/v1/files'),
+  mapping: Strict({
+    time_column: Type.String({ minLength: 1, maxLength: 200 }),
+    time_format: Type.Optional(StringEnum(['iso', 'epoch_ms', 'epoch_s'] as const, { default: 'iso' })),
+    time_zone: Type.Optional(Type.String({ maxLength: 64, description: "For ISO times without an offset; default the organisation's" })),
+    delimiter: Type.Optional(Type.String({ minLength: 1, maxLength: 1 })),
+    columns: Type.Optional(Type.Record(Type.String(), Strict({ series_id: Uuid(), unit: Type.Optional(Type.String({ maxLength: 200 })) }), { description: 'Wide files: a column per series, with the unit of its values' })),
+    series_column: Type.Optional(Type.String({ maxLength: 200, description: 'Long files: the column holding the series id' })),
+    value_column: Type.Optional(Type.String({ maxLength: 200 })),
+    unit: Type.Optional(Type.String({ maxLength: 200, description: 'Long files: the unit of the values' })),
+  }),
+  on_conflict: IngestBody.properties.on_conflict,
+})
 const LatestBody = Strict({ series_ids: Type.Array(Type.String({ maxLength: 100 }), { minItems: 1, maxItems: LIMITS.seriesPerLatest }) })
 
-export const measurementRoutes: FastifyPluginAsyncTypebox<{ series: Series; datapoints: Datapoints; facts: Facts; queries: DatapointQueries; alerts: Alerts }> = async (app, { series, datapoints, facts, queries, alerts }) => {
+export const measurementRoutes: FastifyPluginAsyncTypebox<{ series: Series; datapoints: Datapoints; facts: Facts; queries: DatapointQueries; alerts: Alerts; imports: CsvImports }> = async (app, { series, datapoints, facts, queries, alerts, imports }) => {
+  app.post(
+    '/imports',
+    {
+      config: { scope: write },
+      schema: {
+        operationId: 'importCsv',
+        tags,
+        summary: 'Import an uploaded CSV file as a job (202): all of it or none, with progress at GET /jobs/{id}',
+        description: "A rejected file writes nothing; the job's error lists the first problems by row and column (`/rows/<line>/<column>`).",
+        body: { ...ImportBody, examples: [{ file_id: '0190a000-0000-7000-8000-0000000000f1', mapping: { time_column: 'time', time_zone: 'Europe/Oslo', columns: { thp_psi: { series_id: '0190a000-0000-7000-8000-0000000000c1', unit: 'psi' } } } }] },
+        response: { 202: Type.Object({ job_id: Uuid() }), ...problems(422) },
+      },
+    },
+    async (req, reply) => reply.code(202).send(await imports.start(req.ctx, req.body)),
+  )
   app.post(
     '/alert-rules',
     { config: { scope: write }, schema: { operationId: 'createAlertRule', tags, summary: 'A threshold rule on a series, or on every series of a property of a type; evaluated on ingest', body: NewAlertRule, response: { 201: AlertRuleSchema, ...problems(422) } } },
