@@ -164,7 +164,7 @@ describe('operators without the API', () => {
     const port = await freePort()
     const server = stratum(['serve'], { ...env, PORT: String(port) })
     try {
-      await waitFor(`http://127.0.0.1:${port}/readyz`, 10_000)
+      await waitFor(`http://127.0.0.1:${port}/readyz`, 60_000)
       const base = `http://127.0.0.1:${port}/api/v1`
       const me = await fetch(`${base}/me`, { headers: { authorization: `Bearer ${key.stdout.trim()}` } })
       expect(me.status).toBe(200)
@@ -189,7 +189,7 @@ describe.runIf(onPostgres())('stratum serve and worker on PostgreSQL', () => {
       const env = { DATABASE_URL: database.url!, PORT: String(port), STRATUM_DATA_DIR: mkdtempSync(join(tmpdir(), 'stratum-cli-')), STRATUM_WORKERS: 'false' }
       const server = stratum(['serve'], env)
       const worker = stratum(['worker'], env)
-      const ready = await (await waitFor(`http://127.0.0.1:${port}/readyz`, 10_000)).json()
+      const ready = await (await waitFor(`http://127.0.0.1:${port}/readyz`, 60_000)).json()
       expect(ready).toMatchObject({ status: 'ready', database: 'postgres' })
       // the worker schedules partition upkeep and runs it
       const deadline = Date.now() + 15_000
@@ -271,5 +271,51 @@ describe('units from the command line', () => {
     expect(bad.stderr).toContain('not a Cognite catalog')
     expect((await run(['units', 'import', '--format', 'energistics', '--organization', 'nowhere', file], env)).stderr).toContain('no organisation "nowhere"')
     expect((await run(['units', 'import', '--organization', 'units-org', file], env)).code).toBe(2)
+  }, 120_000)
+})
+
+describe('measurements from the command line', () => {
+  it('import csv uploads the file, runs the import job with a progress bar, and rejects a bad file whole', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'stratum-cli-import-'))
+    const env = { STRATUM_DATA_DIR: dataDir, LOG_LEVEL: 'warn' }
+    const created = await run(['admin', 'create-user', '--email', 'meter@example.com', '--new-organization', 'Meter Ops', '--password-stdin'], env, 'a meter password 1\n')
+    expect(created.code, created.stderr).toBe(0)
+    // A series to import into, made through the API of a runtime on the same folder (closed before the command runs).
+    const { loadConfig } = await import('../src/config.ts')
+    const { createApp, openRuntime } = await import('../src/core/runtime.ts')
+    const { createLogger } = await import('../src/core/observability/logger.ts')
+    const config = loadConfig({ STRATUM_DATA_DIR: dataDir, LOG_LEVEL: 'silent' })
+    const rt = await openRuntime(config, createLogger('silent', { pretty: false }))
+    let seriesId: string
+    try {
+      const app = await createApp(rt)
+      const login = await app.inject({ method: 'POST', url: '/api/v1/auth/login', payload: { email: 'meter@example.com', password: 'a meter password 1' } })
+      const headers = { authorization: `Bearer ${login.json().token}` }
+      const post = async (url: string, payload: unknown) => {
+        const res = await app.inject({ method: 'POST', url: `/api/v1${url}`, headers, payload: payload as never })
+        expect(res.statusCode, res.body).toBeLessThan(300)
+        return res.json() as { id: string }
+      }
+      await post('/object-types', { name: 'Meter', properties: [{ name: 'flow', data_type: 'number', time_varying: true }] })
+      const meter = await post('/entities', { type: 'Meter', name: 'FT-101' })
+      seriesId = (await post('/series', { entity_id: meter.id, property: 'flow' })).id
+      await app.close()
+    } finally {
+      await rt.database.close()
+    }
+    const csv = join(dataDir, 'flow.csv')
+    writeFileSync(csv, ['time,flow', ...Array.from({ length: 5000 }, (_, i) => `${new Date(Date.UTC(2026, 10, 1) + i * 60_000).toISOString()},${i}`)].join('\n'))
+    const map = join(dataDir, 'map.json')
+    writeFileSync(map, JSON.stringify({ time_column: 'time', columns: { flow: { series_id: seriesId } } }))
+    const imported = await run(['import', 'csv', csv, '--map', map, '--organization', 'meter-ops'], env)
+    expect(imported.code, imported.stderr).toBe(0)
+    expect(JSON.parse(imported.stdout)).toEqual({ rows: 5000, points: 5000, series: 1 })
+    expect(imported.stderr).toMatch(/\[#{30}\] 100%/)
+    const bad = join(dataDir, 'bad.csv')
+    writeFileSync(bad, 'time,flow\n2026-12-01T00:00:00Z,1\n2026-12-01T00:01:00Z,lots\n')
+    const rejected = await run(['import', 'csv', bad, '--map', JSON.stringify({ time_column: 'time', columns: { flow: { series_id: seriesId } } }), '--organization', 'meter-ops'], env)
+    expect(rejected.code).toBe(1)
+    expect(rejected.stderr).toContain("/rows/3/flow: 'lots' is not a number")
+    expect((await run(['import', 'csv', bad, '--organization', 'meter-ops'], env)).code).toBe(2)
   }, 120_000)
 })

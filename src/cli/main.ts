@@ -8,6 +8,7 @@ import { ChangedMigrationError, NewerDatabaseError, migrate } from '../core/db/m
 import { createLogger, type Logger } from '../core/observability/logger.ts'
 import { VERSION, createApp, openRuntime, seedDemo, startWorker, type Runtime } from '../core/runtime.ts'
 import { identityCommands } from './identity.commands.ts'
+import { measurementsCommands } from './measurements.commands.ts'
 import { unitsCommands } from './units.commands.ts'
 
 export const EXIT = { ok: 0, failure: 1, usage: 2, config: 3, database: 4 } as const
@@ -89,6 +90,7 @@ const COMMANDS: Record<string, Command> = {
   },
   ...identityCommands,
   ...unitsCommands,
+  ...measurementsCommands,
   version: {
     summary: 'Print the version',
     usage: 'stratum version',

@@ -5,11 +5,10 @@
 import { readFileSync } from 'node:fs'
 import { systemContext, type RequestContext } from '../core/context.ts'
 import type { Runtime } from '../core/runtime.ts'
-import { createIdentity } from '../modules/identity/index.ts'
 import { createUnitsModule } from '../modules/units/index.ts'
 import { IMPORT_FORMATS, type ImportFormat } from '../modules/units/units.import.ts'
 import type { Command } from './main.ts'
-import { FAILURE, USAGE, withRuntime } from './withRuntime.ts'
+import { FAILURE, USAGE, actingAs, withRuntime } from './withRuntime.ts'
 
 /**
  * The global catalog alone: a system caller in an organisation that cannot exist (the nil
@@ -19,21 +18,6 @@ const catalogOnly = (): RequestContext => systemContext({ organizationId: '00000
 
 const withUnits = (run: Parameters<Command['run']>[0], fn: (units: ReturnType<typeof createUnitsModule>, rt: Runtime) => Promise<number>) =>
   withRuntime(run, (rt) => fn(createUnitsModule(rt), rt))
-
-/**
- * The caller an import acts as. With --email: that member (membership checked, events name
- * them), as `api-keys create` does. Without: Stratum itself in the organisation named by slug or
- * id (an operator at the console, like a job; events name `system:stratum`).
- */
-async function importer(rt: Runtime, organization: string, email: string | undefined): Promise<RequestContext> {
-  const identity = createIdentity(rt)
-  try {
-    if (email) return await identity.operators.actAs(email, organization)
-    return systemContext({ organizationId: await identity.operators.organizationId(organization) })
-  } finally {
-    await identity.authenticator.close?.()
-  }
-}
 
 function table(rows: string[][]): string {
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)))
@@ -108,7 +92,7 @@ export const unitsCommands: Record<string, Command> = {
         return FAILURE
       }
       return withUnits(args, async ({ imports }, rt) => {
-        const ctx = await importer(rt, organization, args.values.email as string | undefined)
+        const ctx = await actingAs(rt, organization, args.values.email as string | undefined)
         const report = await imports.importCatalog(ctx, format, catalog)
         process.stdout.write(`added ${report.added}, matched ${report.matched}, skipped ${report.skipped.length}, types added ${report.types_added}\n`)
         for (const s of report.skipped) process.stdout.write(`skipped ${s.symbol} (${s.quantity}): ${s.reason}\n`)
