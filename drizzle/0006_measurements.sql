@@ -75,6 +75,19 @@ CREATE TABLE "points" (
 	CONSTRAINT "points_one_value_check" CHECK (num_nonnulls("points"."value", "points"."value_text") = 1)
 ) PARTITION BY RANGE ("ts");
 --> statement-breakpoint
+CREATE TABLE "retention_policies" (
+	"id" uuid PRIMARY KEY NOT NULL,
+	"organization_id" uuid NOT NULL,
+	"object_type_id" uuid,
+	"series_id" uuid,
+	"raw_days" integer NOT NULL,
+	"created_by" text,
+	"created_at" timestamp with time zone DEFAULT now() NOT NULL,
+	"updated_at" timestamp with time zone DEFAULT now() NOT NULL,
+	CONSTRAINT "retention_policies_target_check" CHECK (num_nonnulls("retention_policies"."object_type_id", "retention_policies"."series_id") = 1),
+	CONSTRAINT "retention_policies_days_check" CHECK ("retention_policies"."raw_days" >= 1)
+);
+--> statement-breakpoint
 CREATE TABLE "series" (
 	"id" uuid PRIMARY KEY NOT NULL,
 	"key" bigint GENERATED ALWAYS AS IDENTITY (sequence name "series_key_seq" INCREMENT BY 1 MINVALUE 1 MAXVALUE 9223372036854775807 START WITH 1 CACHE 1),
@@ -100,6 +113,7 @@ ALTER TABLE "alert_rules" ADD CONSTRAINT "alert_rules_series_fk" FOREIGN KEY ("o
 ALTER TABLE "alert_states" ADD CONSTRAINT "alert_states_rule_fk" FOREIGN KEY ("rule_id") REFERENCES "public"."alert_rules"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
 ALTER TABLE "alerts" ADD CONSTRAINT "alerts_rule_fk" FOREIGN KEY ("rule_id") REFERENCES "public"."alert_rules"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
 ALTER TABLE "device_commands" ADD CONSTRAINT "device_commands_device_fk" FOREIGN KEY ("organization_id","device_id") REFERENCES "public"."entities"("organization_id","id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
+ALTER TABLE "retention_policies" ADD CONSTRAINT "retention_policies_series_fk" FOREIGN KEY ("organization_id","series_id") REFERENCES "public"."series"("organization_id","id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
 ALTER TABLE "series" ADD CONSTRAINT "series_entity_fk" FOREIGN KEY ("organization_id","entity_id","object_type_id") REFERENCES "public"."entities"("organization_id","id","object_type_id") ON DELETE restrict ON UPDATE no action;--> statement-breakpoint
 ALTER TABLE "series" ADD CONSTRAINT "series_property_fk" FOREIGN KEY ("organization_id","object_type_id","property_id") REFERENCES "public"."object_type_properties"("organization_id","object_type_id","id") ON DELETE restrict ON UPDATE no action;--> statement-breakpoint
 ALTER TABLE "series" ADD CONSTRAINT "series_unit_fk" FOREIGN KEY ("unit_id") REFERENCES "public"."unit_definitions"("id") ON DELETE restrict ON UPDATE no action;--> statement-breakpoint
@@ -109,6 +123,8 @@ CREATE UNIQUE INDEX "alerts_one_active_key" ON "alerts" USING btree ("rule_id","
 CREATE INDEX "alerts_org_idx" ON "alerts" USING btree ("organization_id","triggered_at","id");--> statement-breakpoint
 CREATE INDEX "device_commands_pending_idx" ON "device_commands" USING btree ("organization_id","device_id","created_at") WHERE "device_commands"."status" in ('queued', 'delivered');--> statement-breakpoint
 CREATE INDEX "device_commands_device_idx" ON "device_commands" USING btree ("organization_id","device_id","created_at","id");--> statement-breakpoint
+CREATE UNIQUE INDEX "retention_policies_type_key" ON "retention_policies" USING btree ("organization_id","object_type_id") WHERE "retention_policies"."object_type_id" is not null;--> statement-breakpoint
+CREATE UNIQUE INDEX "retention_policies_series_key" ON "retention_policies" USING btree ("organization_id","series_id") WHERE "retention_policies"."series_id" is not null;--> statement-breakpoint
 CREATE INDEX "series_type_property_idx" ON "series" USING btree ("organization_id","object_type_id","property_id");--> statement-breakpoint
 CREATE INDEX "series_component_idx" ON "series" USING btree ("organization_id","component_id") WHERE "series"."component_id" is not null;--> statement-breakpoint
 CREATE INDEX "series_entity_idx" ON "series" USING btree ("organization_id","entity_id","property_id");--> statement-breakpoint

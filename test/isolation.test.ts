@@ -113,7 +113,8 @@ async function seedOrganisation() {
   await asA('/object-types', { name: 'device.probe' })
   const probe = await asA('/entities', { type: 'device.probe', name: 'Probe of A' })
   const command = await asA(`/devices/${probe.id}/commands`, { command: 'reboot' })
-  ownedByA.push(metered.id, series.id, rule.id, probe.id, command.id)
+  const policy = await asA('/retention-policies', { series_id: series.id, raw_days: 36500 }, 'PUT')
+  ownedByA.push(metered.id, series.id, rule.id, probe.id, command.id, policy.id)
   expect(ownedByA.every((id) => typeof id === 'string')).toBe(true)
 }
 

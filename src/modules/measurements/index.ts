@@ -12,6 +12,7 @@ import { createDatapoints } from './datapoints.service.ts'
 import { createFacts } from './facts.service.ts'
 import { createCsvImports } from './importCsv.ts'
 import { createDatapointQueries } from './queryDatapoints.ts'
+import { createRetention } from './retention.service.ts'
 import { measurementRoutes } from './measurements.routes.ts'
 import { createSeries } from './series.service.ts'
 
@@ -24,18 +25,19 @@ export function createMeasurements(deps: ModuleDeps) {
   const facts = createFacts({ database: deps.database, events: deps.events, assets, series, units, alerts, clock: deps.clock })
   const queries = createDatapointQueries({ database: deps.database, series, assets, units, preferences })
   const imports = createCsvImports({ database: deps.database, events: deps.events, files: deps.files, series, units, alerts })
+  const retention = createRetention({ database: deps.database, events: deps.events, assets, series, clock: deps.clock })
   const commands = createCommands({ database: deps.database, events: deps.events, assets, clock: deps.clock })
   const routes: FastifyPluginAsync = async (app) => {
-    await app.register(measurementRoutes, { series, datapoints, facts, queries, alerts, imports })
+    await app.register(measurementRoutes, { series, datapoints, facts, queries, alerts, imports, retention })
     await app.register(commandRoutes, { commands })
   }
-  return { series, datapoints, facts, queries, alerts, commands, imports, routes }
+  return { series, datapoints, facts, queries, alerts, commands, imports, retention, routes }
 }
 
 export const measurementsModule: StratumModule = {
   name: 'measurements',
   create(deps): ModuleInstance {
     const measurements = createMeasurements(deps)
-    return { routes: measurements.routes, jobs: [measurements.imports.handler] }
+    return { routes: measurements.routes, jobs: [measurements.imports.handler, measurements.retention.handler] }
   },
 }

@@ -8,6 +8,7 @@ import { LIMITS, type Datapoints } from './datapoints.service.ts'
 import type { Alerts } from './alerts.service.ts'
 import type { Facts } from './facts.service.ts'
 import type { CsvImports } from './importCsv.ts'
+import type { Retention } from './retention.service.ts'
 import { AGGREGATES, QUERY_LIMITS, type DatapointQueries } from './queryDatapoints.ts'
 import type { Series } from './series.service.ts'
 
@@ -179,9 +180,29 @@ const ImportBody = Strict({
   }),
   on_conflict: IngestBody.properties.on_conflict,
 })
+const PolicyBody = Strict({
+  object_type: Type.Optional(Type.String({ maxLength: 100, description: 'Every series of this type' })),
+  series_id: Type.Optional(Type.String({ maxLength: 100, description: "One series (its policy wins over its type's)" })),
+  raw_days: Type.Integer({ minimum: 1, maximum: 36_500, description: 'Days of raw points to keep' }),
+})
+const PolicySchema = Type.Object({ id: Uuid(), object_type_id: Nullable(Uuid()), series_id: Nullable(Uuid()), raw_days: Type.Integer(), created_by: Nullable(Type.String()), created_at: Timestamp(), updated_at: Timestamp() })
 const LatestBody = Strict({ series_ids: Type.Array(Type.String({ maxLength: 100 }), { minItems: 1, maxItems: LIMITS.seriesPerLatest }) })
 
-export const measurementRoutes: FastifyPluginAsyncTypebox<{ series: Series; datapoints: Datapoints; facts: Facts; queries: DatapointQueries; alerts: Alerts; imports: CsvImports }> = async (app, { series, datapoints, facts, queries, alerts, imports }) => {
+export const measurementRoutes: FastifyPluginAsyncTypebox<{ series: Series; datapoints: Datapoints; facts: Facts; queries: DatapointQueries; alerts: Alerts; imports: CsvImports; retention: Retention }> = async (
+  app,
+  { series, datapoints, facts, queries, alerts, imports, retention },
+) => {
+  app.put(
+    '/retention-policies',
+    { config: { scope: write }, schema: { operationId: 'setRetentionPolicy', tags, summary: 'Keep raw points of a type or a series for this many days (applied daily; a run starts now)', body: PolicyBody, response: { 200: Type.Intersect([PolicySchema, Type.Object({ job_id: Uuid() })]), ...problems(422) } } },
+    (req) => retention.set(req.ctx, req.body),
+  )
+  app.get('/retention-policies', { config: { scope: read }, schema: { operationId: 'listRetentionPolicies', tags, summary: 'Retention policies', response: { 200: pageOf(PolicySchema) } } }, (req) => retention.list(req.ctx))
+  app.delete(
+    '/retention-policies/:id',
+    { config: { scope: write }, schema: { operationId: 'deleteRetentionPolicy', tags, summary: 'Stop expiring points under this policy', params: IdParams, response: { 204: Type.Null(), ...problems(404) } } },
+    async (req, reply) => reply.code(204).send(await retention.remove(req.ctx, req.params.id).then(() => null)),
+  )
   app.post(
     '/imports',
     {

@@ -189,3 +189,29 @@ export const deviceCommands = pgTable(
 )
 
 export type DeviceCommandRow = typeof deviceCommands.$inferSelect
+
+/**
+ * How long raw points are kept: for every series of a type, or for one series (which wins).
+ * Applied daily by the `measurements.retention` job of the organisation.
+ */
+export const retentionPolicies = pgTable(
+  'retention_policies',
+  {
+    ...idColumn(),
+    ...tenantColumn(),
+    objectTypeId: uuid('object_type_id'),
+    seriesId: uuid('series_id'),
+    rawDays: integer('raw_days').notNull(),
+    createdBy: text('created_by'),
+    ...timestamps(),
+  },
+  (t) => [
+    foreignKey({ name: 'retention_policies_series_fk', columns: [t.organizationId, t.seriesId], foreignColumns: [series.organizationId, series.id] }).onDelete('cascade'),
+    check('retention_policies_target_check', sql`num_nonnulls(${t.objectTypeId}, ${t.seriesId}) = 1`),
+    check('retention_policies_days_check', sql`${t.rawDays} >= 1`),
+    uniqueIndex('retention_policies_type_key').on(t.organizationId, t.objectTypeId).where(sql`${t.objectTypeId} is not null`),
+    uniqueIndex('retention_policies_series_key').on(t.organizationId, t.seriesId).where(sql`${t.seriesId} is not null`),
+  ],
+)
+
+export type RetentionPolicyRow = typeof retentionPolicies.$inferSelect
