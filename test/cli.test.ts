@@ -319,3 +319,64 @@ describe('measurements from the command line', () => {
     expect((await run(['import', 'csv', bad, '--organization', 'meter-ops'], env)).code).toBe(2)
   }, 120_000)
 })
+
+describe('a server killed mid-ingest', () => {
+  it('keeps every acknowledged NDJSON batch and none of the one in flight (SIGKILL)', async () => {
+    const { request } = await import('node:http')
+    const env = { STRATUM_DATA_DIR: mkdtempSync(join(tmpdir(), 'stratum-cli-kill-')), LOG_LEVEL: 'warn' }
+    const start = async () => {
+      const port = await freePort()
+      const server = stratum(['serve'], { ...env, PORT: String(port) })
+      await waitFor(`http://127.0.0.1:${port}/readyz`, 60_000)
+      return { server, base: `http://127.0.0.1:${port}/api/v1` }
+    }
+    let { server, base } = await start()
+    const signup = await (await fetch(`${base}/auth/signup`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ organization_name: 'Kill Test', email: 'kill@example.com', password: 'a kill test password' }) })).json()
+    const headers = { authorization: `Bearer ${signup.token}`, 'content-type': 'application/json' }
+    const post = async (url: string, body: unknown) => (await fetch(`${base}${url}`, { method: 'POST', headers, body: JSON.stringify(body) })).json()
+    await post('/object-types', { name: 'Meter', properties: [{ name: 'flow', data_type: 'number', time_varying: true }] })
+    const meter = await post('/entities', { type: 'Meter', name: 'FT-1' })
+    const series = await post('/series', { entity_id: meter.id, property: 'flow' })
+
+    // Stream batches of 1,000-point lines; after two acknowledged commits, send half a batch and kill.
+    const acked: number[] = []
+    const t0 = Date.parse('2026-08-01T00:00:00Z')
+    const line = (k: number) => `${JSON.stringify({ series_id: series.id, timestamps: Array.from({ length: 1000 }, (_, i) => t0 + (k * 1000 + i) * 1000), values: Array.from({ length: 1000 }, () => k) })}\n`
+    await new Promise<void>((resolve) => {
+      const req = request(`${base}/datapoints/stream`, { method: 'POST', headers: { ...headers, 'content-type': 'application/x-ndjson' } }, (res) => {
+        let buffer = ''
+        res.on('data', (d) => {
+          buffer += d
+          for (let nl = buffer.indexOf('\n'); nl >= 0; nl = buffer.indexOf('\n')) {
+            const msg = JSON.parse(buffer.slice(0, nl))
+            buffer = buffer.slice(nl + 1)
+            if (typeof msg.committed === 'number') acked.push(msg.committed)
+            if (acked.length === 2 && !msg.done) {
+              for (let k = 20; k < 25; k++) req.write(line(k)) // half of the third batch
+              setTimeout(() => server.child.kill('SIGKILL'), 200)
+            }
+          }
+        })
+        res.on('error', () => resolve())
+        res.on('close', () => resolve())
+      })
+      req.on('error', () => resolve())
+      for (let k = 0; k < 20; k++) req.write(line(k))
+    })
+    await server.done
+    expect(acked).toEqual([10_000, 20_000])
+
+    ;({ server, base } = await start())
+    try {
+      const login = await (await fetch(`${base}/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ email: 'kill@example.com', password: 'a kill test password' }) })).json()
+      const after = await (await fetch(`${base}/series/${series.id}/datapoints?limit=10000&order=desc`, { headers: { authorization: `Bearer ${login.token}` } })).json()
+      // Exactly the acknowledged batches: the last point is the 20,000th, and nothing of the half batch.
+      expect(after.data[0].timestamp).toBe(new Date(t0 + 19_999 * 1000).toISOString())
+      const events = await (await fetch(`${base}/events?type=datapoints.written&entity_id=${series.id}`, { headers: { authorization: `Bearer ${login.token}` } })).json()
+      expect(events.data.map((e: { data: { points: number } }) => e.data.points)).toEqual([10_000, 10_000])
+    } finally {
+      server.child.kill('SIGTERM')
+      await server.done
+    }
+  }, 180_000)
+})

@@ -194,3 +194,40 @@ describe('deleting points', () => {
     expect((await raw(speed.id)).data).toHaveLength(2)
   })
 })
+
+describe('NDJSON streaming', () => {
+  const stream = async (lines: string[]) => {
+    const res = await t.app.inject({ method: 'POST', url: '/api/v1/datapoints/stream', headers: { ...a.headers, 'content-type': 'application/x-ndjson' }, payload: lines.join('\n') })
+    expect(res.statusCode, res.body).toBe(200)
+    expect(res.headers['content-type']).toMatch(/application\/x-ndjson/)
+    return res.body.trim().split('\n').map((l) => JSON.parse(l) as Json)
+  }
+
+  it('commits every 10,000 points and acknowledges each commit on the answer', async () => {
+    const pump = ok(await asA('POST', '/entities', { type: 'Pump', name: 'P-stream' }), 201)
+    const speed = ok(await asA('POST', '/series', { entity_id: pump.id, property: 'speed' }), 201)
+    const start = Date.parse('2026-09-01T00:00:00Z')
+    // Items of 1,000 points and single points mixed.
+    const lines = [
+      ...Array.from({ length: 20 }, (_, k) => JSON.stringify({ series_id: speed.id, timestamps: Array.from({ length: 1000 }, (_, i) => start + (k * 1000 + i) * 1000), values: Array.from({ length: 1000 }, () => k) })),
+      ...Array.from({ length: 5000 }, (_, i) => JSON.stringify({ series_id: speed.id, timestamp: new Date(start + (20_000 + i) * 1000).toISOString(), value: 1 })),
+    ]
+    expect(await stream(lines)).toEqual([{ committed: 10_000 }, { committed: 20_000 }, { committed: 25_000 }, { done: true, committed: 25_000, lines: 5020 }])
+    expect(ok(await asA('POST', '/datapoints/latest', { series_ids: [speed.id] })).data[0].timestamp).toBe(new Date(start + 24_999 * 1000).toISOString())
+  })
+
+  it('stops at a bad line: what was acknowledged stays, the batch with the bad line is not written', async () => {
+    const pump = ok(await asA('POST', '/entities', { type: 'Pump', name: 'P-stream-bad' }), 201)
+    const speed = ok(await asA('POST', '/series', { entity_id: pump.id, property: 'speed' }), 201)
+    const start = Date.parse('2026-09-01T00:00:00Z')
+    const lines = Array.from({ length: 15 }, (_, k) => JSON.stringify({ series_id: speed.id, timestamps: Array.from({ length: 1000 }, (_, i) => start + (k * 1000 + i) * 1000), values: Array.from({ length: 1000 }, () => 1) }))
+    lines.splice(12, 0, '{"series_id": "' + speed.id + '", "timestamp": "later", "value": 1}')
+    const answer = await stream(lines)
+    expect(answer[0]).toEqual({ committed: 10_000 })
+    expect(answer[1]!.error).toMatchObject({ status: 422, errors: [expect.objectContaining({ message: expect.stringMatching(/ISO 8601/) })] })
+    expect(answer).toHaveLength(2)
+    expect((await raw(speed.id, '?limit=10000')).data).toHaveLength(10_000)
+    const notJson = await stream(['not json'])
+    expect(notJson[0]!.error).toMatchObject({ status: 422, errors: [{ path: '/lines/1', message: 'is not JSON' }] })
+  })
+})

@@ -129,6 +129,50 @@ export function createDatapoints({ database, events, series, units, alerts, cloc
       return { points: written, series: new Set(batch.series).size }
     },
 
+    /**
+     * NDJSON: one item (`{series_id, timestamps, values}`) or one point (`{series_id, timestamp,
+     * value}`) a line, committed every `chunk` points as its own all-or-nothing transaction;
+     * `onCommit` hears the running total after each commit. A bad line stops the stream there:
+     * what was committed before it stays (it was acknowledged), nothing after it is written.
+     */
+    async ingestStream(ctx: RequestContext, lines: AsyncIterable<string>, onCommit: (committed: number) => void, chunk = 10_000) {
+      let items: DatapointItem[] = []
+      let buffered = 0
+      let committed = 0
+      let lineNo = 0
+      const flush = async () => {
+        if (buffered === 0) return
+        const { points } = await this.ingest(ctx, items).catch((err) => {
+          if (err instanceof ValidationError) throw new ValidationError(`${err.message} (in the batch ending at line ${lineNo})`, err.errors)
+          throw err
+        })
+        committed += points
+        items = []
+        buffered = 0
+        onCommit(committed)
+      }
+      for await (const raw of lines) {
+        lineNo++
+        const line = raw.trim()
+        if (line === '') continue
+        let parsed: unknown
+        try {
+          parsed = JSON.parse(line)
+        } catch {
+          throw new ValidationError(`line ${lineNo} is not JSON`, [{ path: `/lines/${lineNo}`, message: 'is not JSON' }])
+        }
+        const o = parsed as Partial<DatapointItem> & { timestamp?: string | number; value?: number | string }
+        if (typeof o !== 'object' || o === null || typeof o.series_id !== 'string') throw new ValidationError(`line ${lineNo} names no series_id`, [{ path: `/lines/${lineNo}/series_id`, message: 'is required' }])
+        const item: DatapointItem = Array.isArray(o.timestamps) && Array.isArray(o.values) ? { series_id: o.series_id, timestamps: o.timestamps, values: o.values, ...(o.unit ? { unit: o.unit } : {}) } : { series_id: o.series_id, timestamps: [o.timestamp as string], values: [o.value as number], ...(o.unit ? { unit: o.unit } : {}) }
+        if (item.timestamps.length > LIMITS.pointsPerRequest) throw new ValidationError(`line ${lineNo} has more than ${LIMITS.pointsPerRequest} points`, [{ path: `/lines/${lineNo}/timestamps`, message: 'is too long' }])
+        items.push(item)
+        buffered += item.timestamps.length
+        if (buffered >= chunk) await flush()
+      }
+      await flush()
+      return { committed, lines: lineNo }
+    },
+
     /** Points of one series in [from, to), oldest first (or newest first with order=desc), paged by time. */
     async raw(ctx: RequestContext, seriesId: string, q: { from?: string | undefined; to?: string | undefined; limit?: number | undefined; cursor?: string | undefined; order?: 'asc' | 'desc' | undefined }) {
       const s = (await series.resolve(db, ctx, [seriesId])).get(seriesId)

@@ -1,7 +1,10 @@
 // Series and datapoints: make and list series, write points in the columnar shape, read raw
 // points and the latest value.
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import { PassThrough, Readable } from 'node:stream'
+import { createInterface } from 'node:readline'
 import { Type } from 'typebox'
+import { BadRequestError, DomainError } from '../../core/errors.ts'
 import { IdParams, Nullable, Strict, StringEnum, Timestamp, Uuid, problems } from '../../core/http/schemas.ts'
 import { pageOf, pageQuery } from '../../core/http/pagination.ts'
 import { LIMITS, type Datapoints } from './datapoints.service.ts'
@@ -331,6 +334,36 @@ export const measurementRoutes: FastifyPluginAsyncTypebox<{ series: Series; data
       },
     },
     (req) => datapoints.ingest(req.ctx, req.body.items, req.body.on_conflict),
+  )
+  // NDJSON arrives as a stream: the body is read line by line while the answer is written.
+  app.addContentTypeParser('application/x-ndjson', (_req, payload, done) => done(null, payload))
+  app.post(
+    '/datapoints/stream',
+    {
+      config: { scope: write },
+      schema: {
+        operationId: 'streamDatapoints',
+        tags,
+        summary: 'Stream points as NDJSON (application/x-ndjson): committed every 10,000 points, each commit acknowledged on the answer stream',
+        description:
+          'Each line is an item `{series_id, timestamps, values, unit?}` or a point `{series_id, timestamp, value, unit?}`. The answer is NDJSON too: `{"committed": n}` after each commit, then `{"done": true, "committed": n, "lines": k}`, or `{"error": problem}` for the first bad line; what was acknowledged before it stays written.',
+      },
+    },
+    async (req, reply) => {
+      if (!(req.body instanceof Readable)) throw new BadRequestError('send the points as application/x-ndjson', [{ path: '/headers/content-type', message: 'must be application/x-ndjson' }])
+      const out = new PassThrough()
+      const send = (o: unknown) => out.write(`${JSON.stringify(o)}\n`)
+      const lines = createInterface({ input: req.body, crlfDelay: Infinity })
+      void datapoints
+        .ingestStream(req.ctx, lines, (committed) => send({ committed }))
+        .then((r) => send({ done: true, ...r }))
+        .catch((err: unknown) => {
+          req.log.info({ err }, 'datapoints stream stopped')
+          send({ error: err instanceof DomainError ? { type: err.type, title: err.title, status: err.status, detail: err.message, ...('errors' in err ? { errors: (err as { errors: unknown }).errors } : {}) } : { title: 'Internal error', status: 500 } })
+        })
+        .finally(() => out.end())
+      return reply.type('application/x-ndjson').send(out)
+    },
   )
   app.post(
     '/datapoints/latest',
