@@ -331,9 +331,9 @@ describe('a server killed mid-ingest', () => {
       return { server, base: `http://127.0.0.1:${port}/api/v1` }
     }
     let { server, base } = await start()
-    const signup = await (await fetch(`${base}/auth/signup`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ organization_name: 'Kill Test', email: 'kill@example.com', password: 'a kill test password' }) })).json()
+    const signup = (await (await fetch(`${base}/auth/signup`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ organization_name: 'Kill Test', email: 'kill@example.com', password: 'a kill test password' }) })).json()) as Record<string, any>
     const headers = { authorization: `Bearer ${signup.token}`, 'content-type': 'application/json' }
-    const post = async (url: string, body: unknown) => (await fetch(`${base}${url}`, { method: 'POST', headers, body: JSON.stringify(body) })).json()
+    const post = async (url: string, body: unknown) => (await (await fetch(`${base}${url}`, { method: 'POST', headers, body: JSON.stringify(body) })).json()) as Record<string, any>
     await post('/object-types', { name: 'Meter', properties: [{ name: 'flow', data_type: 'number', time_varying: true }] })
     const meter = await post('/entities', { type: 'Meter', name: 'FT-1' })
     const series = await post('/series', { entity_id: meter.id, property: 'flow' })
@@ -368,11 +368,11 @@ describe('a server killed mid-ingest', () => {
 
     ;({ server, base } = await start())
     try {
-      const login = await (await fetch(`${base}/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ email: 'kill@example.com', password: 'a kill test password' }) })).json()
-      const after = await (await fetch(`${base}/series/${series.id}/datapoints?limit=10000&order=desc`, { headers: { authorization: `Bearer ${login.token}` } })).json()
+      const login = (await (await fetch(`${base}/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ email: 'kill@example.com', password: 'a kill test password' }) })).json()) as Record<string, any>
+      const after = (await (await fetch(`${base}/series/${series.id}/datapoints?limit=10000&order=desc`, { headers: { authorization: `Bearer ${login.token}` } })).json()) as Record<string, any>
       // Exactly the acknowledged batches: the last point is the 20,000th, and nothing of the half batch.
       expect(after.data[0].timestamp).toBe(new Date(t0 + 19_999 * 1000).toISOString())
-      const events = await (await fetch(`${base}/events?type=datapoints.written&entity_id=${series.id}`, { headers: { authorization: `Bearer ${login.token}` } })).json()
+      const events = (await (await fetch(`${base}/events?type=datapoints.written&entity_id=${series.id}`, { headers: { authorization: `Bearer ${login.token}` } })).json()) as Record<string, any>
       expect(events.data.map((e: { data: { points: number } }) => e.data.points)).toEqual([10_000, 10_000])
     } finally {
       server.child.kill('SIGTERM')

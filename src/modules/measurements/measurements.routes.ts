@@ -191,6 +191,22 @@ const PolicyBody = Strict({
 const PolicySchema = Type.Object({ id: Uuid(), object_type_id: Nullable(Uuid()), series_id: Nullable(Uuid()), raw_days: Type.Integer(), created_by: Nullable(Type.String()), created_at: Timestamp(), updated_at: Timestamp() })
 const LatestBody = Strict({ series_ids: Type.Array(Type.String({ maxLength: 100 }), { minItems: 1, maxItems: LIMITS.seriesPerLatest }) })
 
+/** A query's answer as CSV: one row per point or bucket, with its series and unit (Accept: text/csv). */
+function toCsv(result: Awaited<ReturnType<DatapointQueries['query']>>): string {
+  const cell = (v: unknown) => {
+    const text = v === null || v === undefined ? '' : String(v)
+    return /[",\n\r]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text
+  }
+  const aggregates = [...new Set(result.data.flatMap((d) => (d.buckets ?? []).flatMap((b) => Object.keys(b).filter((k) => k !== 'start'))))]
+  const header = result.granularity && aggregates.length ? ['series_id', 'unit', 'start', ...aggregates] : ['series_id', 'unit', 'timestamp', 'value']
+  const lines = [header.join(',')]
+  for (const d of result.data) {
+    for (const p of d.datapoints ?? []) lines.push([d.series_id, d.unit, p.timestamp, p.value].map(cell).join(','))
+    for (const b of d.buckets ?? []) lines.push([d.series_id, d.unit, b.start, ...aggregates.map((a) => b[a])].map(cell).join(','))
+  }
+  return `${lines.join('\n')}\n`
+}
+
 export const measurementRoutes: FastifyPluginAsyncTypebox<{ series: Series; datapoints: Datapoints; facts: Facts; queries: DatapointQueries; alerts: Alerts; imports: CsvImports; retention: Retention }> = async (
   app,
   { series, datapoints, facts, queries, alerts, imports, retention },
@@ -249,7 +265,11 @@ export const measurementRoutes: FastifyPluginAsyncTypebox<{ series: Series; data
         response: { 200: QueryAnswer, ...problems(422) },
       },
     },
-    (req) => queries.query(req.ctx, req.body),
+    async (req, reply) => {
+      const result = await queries.query(req.ctx, req.body)
+      if (!/text\/csv/.test(req.headers.accept ?? '')) return result
+      return reply.type('text/csv; charset=utf-8').header('content-disposition', 'attachment; filename="datapoints.csv"').serializer((x: unknown) => x as string).send(toCsv(result) as never)
+    },
   )
   app.post(
     '/facts',

@@ -128,3 +128,20 @@ describe('interpolation at regular steps', () => {
     ])
   })
 })
+
+describe('export', () => {
+  it('answers the same query as CSV when asked (Accept: text/csv), converted like the JSON', async () => {
+    const res = await t.app.inject({ method: 'POST', url: '/api/v1/datapoints/query', headers: { ...a.headers, accept: 'text/csv' }, payload: { series_ids: [pressure.id, state.id], start: '2026-10-23T22:00:00Z', end: '2026-10-24T00:00:00Z', unit: 'bar' } })
+    expect(res.statusCode, res.body).toBe(200)
+    expect(res.headers['content-type']).toMatch(/^text\/csv/)
+    expect(res.body.trim().split('\n')).toEqual([
+      'series_id,unit,timestamp,value',
+      `${pressure.id},bar,2026-10-23T22:00:00.000Z,1`,
+      `${pressure.id},bar,2026-10-23T23:00:00.000Z,1.0001`,
+      `${state.id},,2026-10-23T22:00:00.000Z,on`,
+      `${state.id},,2026-10-23T23:00:00.000Z,off`,
+    ])
+    const daily = await t.app.inject({ method: 'POST', url: '/api/v1/datapoints/query', headers: { ...a.headers, accept: 'text/csv' }, payload: { series_ids: [pressure.id], start: '2026-10-23T22:00:00Z', end: '2026-10-24T22:00:00Z', granularity: '1d', aggregates: ['min', 'max'], unit: 'Pa' } })
+    expect(daily.body.trim().split('\n')).toEqual(['series_id,unit,start,min,max', `${pressure.id},Pa,2026-10-23T22:00:00.000Z,100000,100230`])
+  })
+})
