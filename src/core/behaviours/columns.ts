@@ -6,6 +6,9 @@ import { uuidv7 } from 'uuidv7'
 
 export const newId = (): string => uuidv7()
 
+/** What an id looks like: a path or body value that does not match names no row (404, not a database error). */
+export const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
+
 const tstz = (name: string) => timestamp(name, { withTimezone: true, mode: 'date' })
 
 export const idColumn = () => ({ id: uuid('id').primaryKey().$defaultFn(newId) })

@@ -3,6 +3,7 @@
 // and closes the previous one. A breaking change is refused unless the caller passes `migrate`,
 // and then existing entities are revalidated by the `assets.revalidate` job.
 import { and, asc, desc, eq, sql } from 'drizzle-orm'
+import { UUID } from '../../core/behaviours/columns.ts'
 import { actorLabel, type RequestContext } from '../../core/context.ts'
 import type { Database, Executor } from '../../core/db/database.ts'
 import { isForeignKeyViolation, isUniqueViolation } from '../../core/db/violations.ts'
@@ -18,7 +19,7 @@ import { canonicalJson, classifyChange, compileSchema, schemaProblem, type JsonS
 
 type Units = ReturnType<typeof createUnits>
 
-export const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
+export { UUID }
 
 export interface NewProperty {
   name: string

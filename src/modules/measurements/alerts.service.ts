@@ -5,6 +5,7 @@
 // and a partial unique index allows one active alert per (rule, series): no duplicates, even
 // with writers racing. Late points older than the newest evaluated one do not move the state.
 import { and, desc, eq, sql } from 'drizzle-orm'
+import { UUID } from '../../core/behaviours/columns.ts'
 import { actorLabel, type RequestContext } from '../../core/context.ts'
 import { rows, type Database, type Executor } from '../../core/db/database.ts'
 import { NotFoundError, ValidationError } from '../../core/errors.ts'
@@ -18,7 +19,6 @@ import type { PointBatch } from './insertPoints.ts'
 import { alertRules, alerts, type AlertRuleRow, type SeriesRow } from './measurements.schema.ts'
 import type { Series } from './series.service.ts'
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
 
 export interface NewAlertRule {
   name: string

@@ -4,6 +4,7 @@
 // A command not fetched before it expires is expired at the next fetch; queued and delivered
 // ones can be cancelled. Every move writes its event.
 import { and, asc, desc, eq, sql } from 'drizzle-orm'
+import { UUID } from '../../core/behaviours/columns.ts'
 import { defineStatusMachine } from '../../core/behaviours/statusMachine.ts'
 import { actorLabel, type RequestContext } from '../../core/context.ts'
 import type { Database } from '../../core/db/database.ts'
@@ -14,7 +15,6 @@ import { assertDeviceAccess, inOrg, orgOf } from '../../core/tenancy.ts'
 import type { Assets } from '../assets/index.ts'
 import { deviceCommands, type CommandStatus, type DeviceCommandRow } from './measurements.schema.ts'
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
 
 export const commandStatus = defineStatusMachine<CommandStatus>('command', 'queued', {
   queued: ['delivered', 'expired', 'cancelled'],

@@ -5,6 +5,7 @@
 // its other fields (quality, batteryLevel...) kept with the point. Both find or make the series
 // in the same transaction as the points, so a refused request leaves nothing behind.
 import type { RequestContext } from '../../core/context.ts'
+import { UUID } from '../../core/behaviours/columns.ts'
 import type { Database } from '../../core/db/database.ts'
 import { ForbiddenError, NotFoundError, ValidationError, type FieldError } from '../../core/errors.ts'
 import type { EventLog } from '../../core/events/events.service.ts'
@@ -18,7 +19,6 @@ import type { ValueType } from './measurements.schema.ts'
 import type { Alerts } from './alerts.service.ts'
 import type { Series } from './series.service.ts'
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
 const EARLIEST = Date.UTC(1900, 0, 1)
 const AHEAD_MS = 366 * 86_400_000
 

@@ -4,6 +4,7 @@
 // schedules itself for the next day while the organisation has policies. Setting a policy
 // schedules a run at once.
 import { and, desc, eq, sql } from 'drizzle-orm'
+import { UUID } from '../../core/behaviours/columns.ts'
 import { actorLabel, type RequestContext } from '../../core/context.ts'
 import { rows, type Database, type Executor } from '../../core/db/database.ts'
 import { NotFoundError, ValidationError } from '../../core/errors.ts'
@@ -16,7 +17,6 @@ import { retentionPolicies, type RetentionPolicyRow } from './measurements.schem
 import type { Series } from './series.service.ts'
 
 export const RETENTION_JOB = 'measurements.retention'
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
 const DAY_MS = 86_400_000
 
 export const toPolicyView = (p: RetentionPolicyRow) => ({ id: p.id, object_type_id: p.objectTypeId, series_id: p.seriesId, raw_days: p.rawDays, created_by: p.createdBy, created_at: p.createdAt.toISOString(), updated_at: p.updatedAt.toISOString() })

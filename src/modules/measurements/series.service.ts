@@ -3,6 +3,7 @@
 // holds them too); number and integer properties make number series in the property's unit, the
 // other data types text series.
 import { and, desc, eq, sql, type SQL } from 'drizzle-orm'
+import { UUID } from '../../core/behaviours/columns.ts'
 import { actorLabel, type RequestContext } from '../../core/context.ts'
 import type { Database, Executor } from '../../core/db/database.ts'
 import { isUniqueViolation } from '../../core/db/violations.ts'
@@ -14,7 +15,6 @@ import type { Assets } from '../assets/index.ts'
 import type { createUnits } from '../units/units.service.ts'
 import { series, type SeriesRow, type ValueType } from './measurements.schema.ts'
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
 
 export interface NewSeries {
   entity_id: string
