@@ -178,7 +178,7 @@ describe('operators without the API', () => {
       server.child.kill('SIGTERM')
       expect((await server.done).code).toBe(0)
     }
-  }, 60_000)
+  }, 180_000)
 })
 
 describe.runIf(onPostgres())('stratum serve and worker on PostgreSQL', () => {
@@ -317,7 +317,7 @@ describe('measurements from the command line', () => {
     expect(rejected.code).toBe(1)
     expect(rejected.stderr).toContain("/rows/3/flow: 'lots' is not a number")
     expect((await run(['import', 'csv', bad, '--organization', 'meter-ops'], env)).code).toBe(2)
-  }, 120_000)
+  }, 180_000)
 })
 
 describe('a server killed mid-ingest', () => {

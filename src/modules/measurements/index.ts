@@ -5,6 +5,7 @@ import type { FastifyPluginAsync } from 'fastify'
 import type { ModuleDeps, ModuleInstance, StratumModule } from '../index.ts'
 import { createAssets } from '../assets/index.ts'
 import { createUnitsModule } from '../units/index.ts'
+import { alertRoutes } from './alerts.routes.ts'
 import { createAlerts } from './alerts.service.ts'
 import { commandRoutes } from './commands.routes.ts'
 import { createCommands } from './commands.service.ts'
@@ -28,7 +29,8 @@ export function createMeasurements(deps: ModuleDeps) {
   const retention = createRetention({ database: deps.database, events: deps.events, assets, series, clock: deps.clock })
   const commands = createCommands({ database: deps.database, events: deps.events, assets, clock: deps.clock })
   const routes: FastifyPluginAsync = async (app) => {
-    await app.register(measurementRoutes, { series, datapoints, facts, queries, alerts, imports, retention })
+    await app.register(measurementRoutes, { series, datapoints, facts, queries, imports, retention })
+    await app.register(alertRoutes, { alerts })
     await app.register(commandRoutes, { commands })
   }
   return { series, datapoints, facts, queries, alerts, commands, imports, retention, routes }
