@@ -23,3 +23,6 @@ export function assertDeviceAccess(ctx: RequestContext, deviceId: string): void 
   const own = ctx.credential?.deviceId
   if (own && own !== deviceId) throw new NotFoundError(`device ${deviceId} not found`)
 }
+
+/** Whether an object type is of the device family (`device`, `device.esp32`...): what device keys, readings and commands address. */
+export const isDeviceType = (typeName: string): boolean => /^device(\.|$)/i.test(typeName)

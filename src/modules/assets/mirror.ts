@@ -13,6 +13,7 @@ import type { RequestContext } from '../../core/context.ts'
 import type { Executor } from '../../core/db/database.ts'
 import { ValidationError } from '../../core/errors.ts'
 import type { EventLog, NewEvent } from '../../core/events/events.service.ts'
+import { isDeviceType } from '../../core/tenancy.ts'
 import { entities, objectTypes, relationships, type EntityRow } from './assets.schema.ts'
 import type { Entities } from './entities.service.ts'
 import { UUID, type NewProperty, type ObjectTypes } from './objectTypes.service.ts'
@@ -152,7 +153,7 @@ export function installMirrors(events: EventLog, assets: { types: ObjectTypes; e
             .innerJoin(objectTypes, eq(objectTypes.id, entities.objectTypeId))
             .where(and(eq(entities.organizationId, ctx.organizationId!), eq(entities.id, deviceId)))
         : []
-      const problem = !found ? 'is not an entity of this organisation' : !/^device(\.|$)/i.test(found.name) ? `is a ${found.name}, not a device (a type of the device family)` : !found.isActive ? 'is a deleted device' : null
+      const problem = !found ? 'is not an entity of this organisation' : !isDeviceType(found.name) ? `is a ${found.name}, not a device (a type of the device family)` : !found.isActive ? 'is a deleted device' : null
       if (problem) throw new ValidationError(`device_id ${problem}`, [{ path: '/body/device_id', message: problem }])
     }
   })

@@ -6,7 +6,7 @@ import { rows, type Executor } from '../../core/db/database.ts'
 import type { NewEvent } from '../../core/events/events.service.ts'
 import { ForbiddenError, NotFoundError, ValidationError, type FieldError } from '../../core/errors.ts'
 import { listNewestFirst } from '../../core/http/pagination.ts'
-import { inOrg, orgOf } from '../../core/tenancy.ts'
+import { inOrg, isDeviceType, orgOf } from '../../core/tenancy.ts'
 import { DEVICE_SCOPES, NOT_DELEGABLE, SCOPES } from '../../core/scopes.ts'
 import { USAGE_BUCKETS_MS, apiKeys, apiUsage } from './identity.schema.ts'
 import { newApiKey } from './tokens.ts'
@@ -122,7 +122,7 @@ export function createApiKeys(deps: IdentityDeps) {
      * them back; it gets a new key.
      */
     async revokeDeviceKeys(tx: Executor, ctx: RequestContext, batch: NewEvent[]) {
-      const devices = batch.filter((e) => /^device(\.|$)/i.test(e.entityType)).map((e) => e.entityId)
+      const devices = batch.filter((e) => isDeviceType(e.entityType)).map((e) => e.entityId)
       if (devices.length === 0 || !ctx.organizationId) return
       const revoked = await tx
         .update(apiKeys)

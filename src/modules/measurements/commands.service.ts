@@ -11,7 +11,7 @@ import type { Database } from '../../core/db/database.ts'
 import { ForbiddenError, NotFoundError, ValidationError } from '../../core/errors.ts'
 import type { EventLog } from '../../core/events/events.service.ts'
 import { decodeCursor, pageOfRows, timestampKey } from '../../core/http/pagination.ts'
-import { assertDeviceAccess, inOrg, orgOf } from '../../core/tenancy.ts'
+import { assertDeviceAccess, inOrg, isDeviceType, orgOf } from '../../core/tenancy.ts'
 import type { Assets } from '../assets/index.ts'
 import { deviceCommands, type CommandStatus, type DeviceCommandRow } from './measurements.schema.ts'
 
@@ -46,7 +46,7 @@ export function createCommands({ database, events, assets, clock }: { database: 
 
   async function device(ctx: RequestContext, id: string) {
     const { entity, type } = await assets.entities.findEntity(db, ctx, id)
-    if (!/^device(\.|$)/i.test(type.name)) throw new NotFoundError(`device ${id} not found (${entity.name} is a ${type.name})`)
+    if (!isDeviceType(type.name)) throw new NotFoundError(`device ${id} not found (${entity.name} is a ${type.name})`)
     if (!entity.isActive) throw new ValidationError(`device ${entity.name} is deleted`, [{ path: '/params/id', message: 'is a deleted device' }])
     return entity
   }
