@@ -103,6 +103,8 @@ async function seedOrganisation() {
   const part = await asA('/entities', { type: 'Owned by A', name: 'Part of the entity of A' })
   const relationship = await asA('/relationships', { from_entity_id: part.id, to_entity_id: entity.id, relationship_type: 'owned_by_a' })
   ownedByA.push(relationshipType.id, part.id, relationship.id)
+  // Networks: the topology of A's entity as a well, so B's list and every well route are probed with it.
+  await asA(`/networks/${entity.id}`, { branches: [{ id: 'B', nodes: [{ id: 'W', kind: 'well', entity_id: entity.id }, { id: 'X', kind: 'export' }], edges: [{ id: 'E', from: 'W', to: 'X' }] }], trunks: [] }, 'PUT')
   // Measurements: a series of a time-varying property, with a point.
   await asA('/object-types', { name: 'Metered by A', properties: [{ name: 'flow', data_type: 'number', time_varying: true }] })
   const metered = await asA('/entities', { type: 'Metered by A', name: 'Meter of A' })
