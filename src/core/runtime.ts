@@ -3,7 +3,7 @@
 import { readFileSync } from 'node:fs'
 import { hostname } from 'node:os'
 import type { Config } from '../config.ts'
-import { modules, type ModuleInstance } from '../modules/index.ts'
+import { modules, type BackgroundTask, type ModuleInstance } from '../modules/index.ts'
 import type { Database } from './db/database.ts'
 import { migrate } from './db/migrate.ts'
 import { filesDir, openDatabase } from './db/open.ts'
@@ -80,7 +80,43 @@ export async function startWorker(rt: Runtime, extraHandlers: JobHandler<any>[] 
   })
   await schedulePartitionUpkeep(rt.database)
   await worker.start()
+  const loops = rt.modules.flatMap((m) => m.background ?? []).map((task) => runInBackground(task, rt.log.child({ component: task.name })))
+  const stopJobs = worker.stop
+  worker.stop = async (deadlineMs: number) => {
+    await Promise.all(loops.map((l) => l.stop()))
+    await stopJobs(deadlineMs)
+  }
   return worker
+}
+
+/** Runs a module's upkeep round after round until stopped; a failed round is logged and retried later. */
+function runInBackground(task: BackgroundTask, log: Logger) {
+  let stopped = false
+  let wake: (() => void) | null = null
+  const loop = (async () => {
+    while (!stopped) {
+      let more = false
+      try {
+        more = await task.run()
+      } catch (err) {
+        log.error({ err }, `${task.name} round failed`)
+      }
+      if (!more && !stopped) await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, task.intervalMs)
+        wake = () => {
+          clearTimeout(timer)
+          resolve()
+        }
+      })
+    }
+  })()
+  return {
+    async stop() {
+      stopped = true
+      wake?.()
+      await loop
+    },
+  }
 }
 
 export async function seedDemo(rt: Runtime): Promise<{ module: string; created: number; notes?: string[] }[]> {

@@ -23,9 +23,19 @@ export interface ModuleDeps {
   clock: () => Date
 }
 
+/** Upkeep a worker process runs in a loop (not a job: nobody asks for it and it never ends). */
+export interface BackgroundTask {
+  name: string
+  /** The pause after a round that left nothing to do. */
+  intervalMs: number
+  /** One round of work; true when there is more to do at once. */
+  run(): Promise<boolean>
+}
+
 export interface ModuleInstance {
   routes?: FastifyPluginAsync
   jobs?: JobHandler<any>[]
+  background?: BackgroundTask[]
   /** Resolves callers for the HTTP app; one module (identity) provides it. */
   authenticator?: Authenticator
   /** Adds demo data for `stratum seed --demo`; must be safe to run twice. `notes` are printed (how to sign in). */

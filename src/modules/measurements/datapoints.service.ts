@@ -37,7 +37,7 @@ export function parseTime(t: string | number): number {
 }
 
 export function createDatapoints({ database, events, series, units, alerts, clock }: { database: Database; events: EventLog; series: Series; units: ReturnType<typeof createUnits>; alerts: Alerts; clock: () => Date }) {
-  const writer = createPointWriter(database)
+  const writer = createPointWriter(database, clock)
   const db = database.db
 
   return {
@@ -222,7 +222,10 @@ export function createDatapoints({ database, events, series, units, alerts, cloc
       return database.transaction(async (tx) => {
         const [r] = await rows<{ n: number }>(
           tx,
-          sql`with d as (delete from points where series_id = ${s.key} ${from ? sql`and ts >= ${from}::timestamptz` : sql``} ${to ? sql`and ts < ${to}::timestamptz` : sql``} returning 1) select count(*)::int as n from d`,
+          // The hours that lost points are marked stale in the same statement, so their rollups are recomputed.
+          sql`with d as (delete from points where series_id = ${s.key} ${from ? sql`and ts >= ${from}::timestamptz` : sql``} ${to ? sql`and ts < ${to}::timestamptz` : sql``} returning date_trunc('hour', ts, 'UTC') as hour),
+                   m as (insert into rollup_dirty (series_id, hour) select distinct ${s.key}::bigint, hour from d order by 2 on conflict (series_id, hour) do update set hour = excluded.hour)
+              select count(*)::int as n from d`,
         )
         await events.appendEvent(tx, ctx, { type: 'datapoints.deleted', entityType: 'series', entityId: s.id, data: { points: r!.n, from: from ?? null, to: to ?? null } })
         return { deleted: r!.n }

@@ -54,7 +54,7 @@ function valueFor(valueType: ValueType, v: string | number): { value: number | n
 const valueTypeOf = (p: Property): ValueType => (p.data_type === 'number' || p.data_type === 'integer' ? 'number' : 'text')
 
 export function createFacts({ database, events, assets, series, units, alerts, clock }: { database: Database; events: EventLog; assets: Pick<Assets, 'entities' | 'types'>; series: Series; units: ReturnType<typeof createUnits>; alerts: Alerts; clock: () => Date }) {
-  const writer = createPointWriter(database)
+  const writer = createPointWriter(database, clock)
   const db = database.db
 
   /** Writes resolved points and their series in one transaction, one event per series. */

@@ -68,9 +68,9 @@ function timeOf(text: string, mapping: CsvMapping, tz: string): number {
   return parseTime(t.replace(' ', 'T'))
 }
 
-export function createCsvImports({ database, events, files, series, units, alerts }: { database: Database; events: EventLog; files: FileStore; series: Series; units: ReturnType<typeof createUnits>; alerts: Alerts }) {
+export function createCsvImports({ database, events, files, series, units, alerts, clock }: { database: Database; events: EventLog; files: FileStore; series: Series; units: ReturnType<typeof createUnits>; alerts: Alerts; clock: () => Date }) {
   const fileService = createFiles({ database, events, store: files })
-  const writer = createPointWriter(database)
+  const writer = createPointWriter(database, clock)
 
   /** Checks what can be checked before reading the file: the file, the mapping's shape, the series. */
   async function check(ctx: RequestContext, fileId: string, mapping: CsvMapping) {

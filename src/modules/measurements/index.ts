@@ -14,6 +14,7 @@ import { createFacts } from './facts.service.ts'
 import { createCsvImports } from './importCsv.ts'
 import { createDatapointQueries } from './queryDatapoints.ts'
 import { createRetention } from './retention.service.ts'
+import { createRollups } from './rollups.ts'
 import { measurementRoutes } from './measurements.routes.ts'
 import { createSeries } from './series.service.ts'
 
@@ -25,21 +26,22 @@ export function createMeasurements(deps: ModuleDeps) {
   const datapoints = createDatapoints({ database: deps.database, events: deps.events, series, units, alerts, clock: deps.clock })
   const facts = createFacts({ database: deps.database, events: deps.events, assets, series, units, alerts, clock: deps.clock })
   const queries = createDatapointQueries({ database: deps.database, series, assets, units, preferences })
-  const imports = createCsvImports({ database: deps.database, events: deps.events, files: deps.files, series, units, alerts })
+  const imports = createCsvImports({ database: deps.database, events: deps.events, files: deps.files, series, units, alerts, clock: deps.clock })
   const retention = createRetention({ database: deps.database, events: deps.events, assets, series, clock: deps.clock })
+  const rollups = createRollups({ database: deps.database })
   const commands = createCommands({ database: deps.database, events: deps.events, assets, clock: deps.clock })
   const routes: FastifyPluginAsync = async (app) => {
     await app.register(measurementRoutes, { series, datapoints, facts, queries, imports, retention })
     await app.register(alertRoutes, { alerts })
     await app.register(commandRoutes, { commands })
   }
-  return { series, datapoints, facts, queries, alerts, commands, imports, retention, routes }
+  return { series, datapoints, facts, queries, alerts, commands, imports, retention, rollups, routes }
 }
 
 export const measurementsModule: StratumModule = {
   name: 'measurements',
   create(deps): ModuleInstance {
     const measurements = createMeasurements(deps)
-    return { routes: measurements.routes, jobs: [measurements.imports.handler, measurements.retention.handler] }
+    return { routes: measurements.routes, jobs: [measurements.imports.handler, measurements.retention.handler], background: [measurements.rollups.task] }
   },
 }

@@ -4,11 +4,12 @@
 // docs/design/measurements.md §1.2: plain INSERT 0.6x of COPY, ON CONFLICT DO UPDATE 0.3-0.4x,
 // and parameters built by the driver from JS arrays 30-40 % slower than the literals.
 // The months a batch touches get their partitions first, in a short transaction of their own
-// (creating a partition locks the parent table).
+// (creating a partition locks the parent table). Every write marks the (series, UTC hour) pairs
+// it touched in `rollup_dirty`, in the same transaction, for the rollup maintainer (rollups.ts).
 import { sql } from 'drizzle-orm'
 import type { Database, Executor } from '../../core/db/database.ts'
 import { isUniqueViolation } from '../../core/db/violations.ts'
-import { ConflictError } from '../../core/errors.ts'
+import { ConflictError, ValidationError } from '../../core/errors.ts'
 
 /** Points ready to write, sorted by (series, ts), with in-batch duplicates removed (last wins). */
 export interface PointBatch {
@@ -67,7 +68,37 @@ const numbers = (xs: (number | null)[]) => `{${xs.map((x) => (x === null ? 'NULL
 /** A PostgreSQL array literal of texts, each quoted (`{"a","b \\"c\\"",NULL}`). */
 const texts = (xs: (string | null)[]) => `{${xs.map((x) => (x === null ? 'NULL' : `"${x.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`)).join(',')}}`
 
-export function createPointWriter(database: Database) {
+const HOUR_MS = 3_600_000
+const DAY_MS = 86_400_000
+
+/** The distinct (series, UTC hour) pairs of a batch sorted by (series, ts), in that order. */
+export function hoursOf(batch: Pick<PointBatch, 'series' | 'ts'>): { series: number[]; hours: number[] } {
+  const out = { series: [] as number[], hours: [] as number[] }
+  for (let k = 0; k < batch.series.length; k++) {
+    const h = Math.floor(batch.ts[k]! / HOUR_MS) * HOUR_MS
+    const n = out.series.length
+    if (n > 0 && out.series[n - 1] === batch.series[k] && out.hours[n - 1] === h) continue
+    out.series.push(batch.series[k]!)
+    out.hours.push(h)
+  }
+  return out
+}
+
+/**
+ * Marks (series, hour) pairs stale in the caller's transaction. DO UPDATE rather than DO NOTHING:
+ * it locks an existing row, so the maintainer cannot take (and clear) it until this transaction
+ * has committed the points it covers. Sorted input, so two writers lock in the same order.
+ */
+export async function markDirty(tx: Executor, pairs: { series: number[]; hours: number[] }): Promise<void> {
+  for (let k = 0; k < pairs.series.length; k += CHUNK) {
+    await tx.execute(
+      sql`insert into rollup_dirty (series_id, hour) select s, to_timestamp(h / 1000.0) from unnest(${numbers(pairs.series.slice(k, k + CHUNK))}::bigint[], ${numbers(pairs.hours.slice(k, k + CHUNK))}::float8[]) as u(s, h)
+          on conflict (series_id, hour) do update set hour = excluded.hour`,
+    )
+  }
+}
+
+export function createPointWriter(database: Database, clock: () => Date = () => new Date()) {
   const knownMonths = new Set<string>()
 
   /** Makes sure every month from the batch's first to last point has its partition. */
@@ -91,8 +122,36 @@ export function createPointWriter(database: Database) {
     for (const m of months) knownMonths.add(m)
   }
 
+  /**
+   * Refuses points older than their series' retention horizon (the hour retention deletes up
+   * to): their raw neighbours are gone, so recomputing that hour's rollup would lose them.
+   */
+  async function checkHorizons(tx: Executor, batch: PointBatch) {
+    const first = new Map<number, number>()
+    for (let k = 0; k < batch.series.length; k++) if (!first.has(batch.series[k]!)) first.set(batch.series[k]!, batch.ts[k]!)
+    const policies = (
+      (await tx.execute(
+        sql`select s.key, s.id, coalesce(own.raw_days, typ.raw_days) as raw_days from series s
+            left join retention_policies own on own.organization_id = s.organization_id and own.series_id = s.id
+            left join retention_policies typ on typ.organization_id = s.organization_id and typ.object_type_id = s.object_type_id
+            where s.key = any(${numbers([...first.keys()])}::bigint[]) and (own.id is not null or typ.id is not null)`,
+      )) as unknown as { rows: { key: number | string; id: string; raw_days: number }[] }
+    ).rows
+    for (const p of policies) {
+      const horizon = retentionHorizon(clock().getTime(), p.raw_days)
+      const earliest = first.get(Number(p.key))!
+      if (earliest < horizon)
+        throw new ValidationError(`a point at ${new Date(earliest).toISOString()} is before the retention horizon ${new Date(horizon).toISOString()} of series ${p.id} (raw points are kept ${p.raw_days} days)`, [
+          { path: '/body', message: `has a point of series ${p.id} before its retention horizon ${new Date(horizon).toISOString()}` },
+        ])
+    }
+  }
+
   /** Writes the batch inside the caller's transaction; returns how many rows were new or changed. */
   async function write(tx: Executor, batch: PointBatch, onConflict: OnConflict): Promise<number> {
+    if (batch.series.length === 0) return 0
+    await checkHorizons(tx, batch)
+    await markDirty(tx, hoursOf(batch))
     let written = 0
     for (let k = 0; k < batch.series.length; k += CHUNK) {
       const slice = <T>(xs: T[]) => xs.slice(k, k + CHUNK)
@@ -131,5 +190,8 @@ export function createPointWriter(database: Database) {
 
   return { ensurePartitions, write }
 }
+
+/** Where retention cuts a series' raw points: `days` before `now`, down to the whole UTC hour. */
+export const retentionHorizon = (now: number, days: number) => Math.floor((now - days * DAY_MS) / HOUR_MS) * HOUR_MS
 
 export type PointWriter = ReturnType<typeof createPointWriter>

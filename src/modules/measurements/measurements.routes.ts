@@ -114,6 +114,7 @@ const QueryBody = Strict({
   unit_system: Type.Optional(Type.String({ maxLength: 200, description: "Default: the caller's preferred system" })),
   interpolation: Type.Optional(StringEnum(['linear', 'step'] as const, { description: 'Values at every step of the granularity instead of aggregates: linear between the neighbouring points, or the last value (step); null outside the data (no extrapolation)' })),
   limit: Type.Optional(Type.Integer({ minimum: 1, maximum: QUERY_LIMITS.bucketsPerSeries, description: `Buckets (or points) per series, at most ${QUERY_LIMITS.bucketsPerSeries}; next_start continues` })),
+  rollups: Type.Optional(Type.Boolean({ default: true, description: 'Use the minute/hour/day rollups where they give the answer raw points give (false: always read raw points)' })),
 })
 const QueryAnswer = Type.Object({
   start: Timestamp(),
@@ -126,6 +127,7 @@ const QueryAnswer = Type.Object({
       unit: Nullable(Type.String()),
       datapoints: Type.Optional(Type.Array(Type.Object({ timestamp: Timestamp(), value: Type.Union([Type.Number(), Type.String(), Type.Null()]) }))),
       buckets: Type.Optional(Type.Array(Type.Record(Type.String(), Type.Union([Type.Number(), Type.String(), Type.Null()])))),
+      source: Type.Optional(StringEnum(['raw', 'rollups_1m', 'rollups_1h', 'rollups_1d'] as const, { description: 'Where the buckets came from: raw points, or rollups of that grain (plus raw points for the edges and for hours not yet rolled up)' })),
       next_start: Nullable(Timestamp('Where the next page starts, when this one was cut at the limit')),
     }),
   ),

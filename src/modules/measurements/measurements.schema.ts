@@ -215,3 +215,41 @@ export const retentionPolicies = pgTable(
 )
 
 export type RetentionPolicyRow = typeof retentionPolicies.$inferSelect
+
+/**
+ * The (series, UTC hour) pairs whose rollups are stale: written in the same transaction as the
+ * points they cover (ingest, overwrite, delete by range), removed by the rollup maintainer when
+ * it has recomputed them. Queries read these hours from raw points, so answers never lag.
+ */
+export const rollupDirty = pgTable('rollup_dirty', { seriesId: bigint('series_id', { mode: 'number' }).notNull(), hour: tstz('hour').notNull() }, (t) => [primaryKey({ name: 'rollup_dirty_pkey', columns: [t.seriesId, t.hour] })])
+
+/**
+ * One pre-aggregated bucket of a series, in UTC: count, sum, min, max, the sum of squared
+ * deviations from the bucket's mean (m2: combines exactly and without the cancellation of a sum
+ * of squares), and the first and last point (number or text). Text series fill n, first and last.
+ */
+const rollupTable = <N extends string>(name: N) =>
+  pgTable(
+    name,
+    {
+      seriesId: bigint('series_id', { mode: 'number' }).notNull(),
+      bucket: tstz('bucket').notNull(),
+      n: integer('n').notNull(),
+      sum: doublePrecision('sum'),
+      min: doublePrecision('min'),
+      max: doublePrecision('max'),
+      m2: doublePrecision('m2'),
+      firstTs: tstz('first_ts').notNull(),
+      firstValue: doublePrecision('first_value'),
+      firstText: text('first_text'),
+      lastTs: tstz('last_ts').notNull(),
+      lastValue: doublePrecision('last_value'),
+      lastText: text('last_text'),
+    },
+    (t) => [primaryKey({ name: `${name}_pkey`, columns: [t.seriesId, t.bucket] })],
+  )
+
+/** Minute buckets, kept only for hours with more than 60 points (else raw is as small). */
+export const rollups1m = rollupTable('rollups_1m')
+export const rollups1h = rollupTable('rollups_1h')
+export const rollups1d = rollupTable('rollups_1d')

@@ -4,8 +4,8 @@
 // or split at a DST change; days, weeks, months and years are calendar-aware date_trunc in the
 // time zone (a DST day has 23 or 25 hours).
 // Conversion happens in SQL before aggregating, so sums, spreads and percentiles are of the
-// converted values (exact also for non-linear units). Rollups (a later slice) will serve the
-// aligned cases faster; this path is always correct and is the reference they are tested against.
+// converted values (exact also for non-linear units). Rollups (rollupQuery.ts) serve the aligned
+// cases faster; this path is always correct and is the reference they are tested against.
 import { sql, type SQL } from 'drizzle-orm'
 import type { RequestContext } from '../../core/context.ts'
 import { rows, type Database } from '../../core/db/database.ts'
@@ -16,6 +16,7 @@ import type { ConvertibleUnit, UnitPreferences } from '../units/index.ts'
 import type { createUnits } from '../units/units.service.ts'
 import { parseTime } from './datapoints.service.ts'
 import type { SeriesRow } from './measurements.schema.ts'
+import { affine, combine, grainOf, minuteRollupsCover, partials, ROLLUP_AGGREGATES, type Grain } from './rollupQuery.ts'
 import type { Series } from './series.service.ts'
 
 export const AGGREGATES = ['count', 'avg', 'min', 'max', 'sum', 'stddev', 'first', 'last', 'p50', 'p90', 'p95', 'p99'] as const
@@ -38,6 +39,8 @@ export interface DatapointQuery {
   limit?: number | undefined
   /** Values at each step of the granularity instead of aggregates: linear between neighbours, or the last value (step). */
   interpolation?: 'linear' | 'step' | undefined
+  /** false: never use rollups. */
+  rollups?: boolean | undefined
 }
 
 const FIXED: Record<string, string> = { s: 'seconds', m: 'minutes', h: 'hours' }
@@ -129,6 +132,8 @@ export function createDatapointQueries({ database, series, assets, units, prefer
       const range = sql`ts >= ${new Date(start).toISOString()}::timestamptz and ts < ${new Date(end).toISOString()}::timestamptz`
 
       const data = []
+      /** The rollup grain of this request's buckets: decided once, at the first aggregated series. */
+      let grain: Grain | null | undefined
       for (const id of q.series_ids) {
         const s = found.get(id)!
         const { from, to } = await targetUnit(ctx, s, q)
@@ -184,6 +189,36 @@ export function createDatapointQueries({ database, series, assets, units, prefer
           if (bad) throw new ValidationError(`series ${id} is a text series: only count, first and last aggregate it`, [{ path: '/body/aggregates', message: `${bad} does not apply to the text series ${id}` }])
         }
         const limit = Math.min(q.limit ?? QUERY_LIMITS.bucketsPerSeries, QUERY_LIMITS.bucketsPerSeries)
+        if (grain === undefined) grain = q.rollups !== false && aggregates.every((a) => ROLLUP_AGGREGATES.has(a)) ? await grainOf(db, q.granularity!, tz, new Date(start).toISOString(), new Date(end).toISOString()) : null
+        const lin = affine(from, to)
+        const inner = grain ? { a: Math.ceil(start / grain.ms) * grain.ms, b: Math.floor(end / grain.ms) * grain.ms } : null
+        if (grain && lin && inner && inner.a < inner.b && (grain.name !== 'rollups_1m' || (await minuteRollupsCover(db, s.key, inner.a, inner.b)))) {
+          const found = await rows<{ b: Date | string; count: number; avg: number | null; min: number | null; max: number | null; sum: number | null; stddev: number | null; first_v: number | null; first_t: string | null; last_v: number | null; last_t: string | null }>(
+            db,
+            combine(bucket, partials(s.key, grain, start, end), limit),
+          )
+          const { a, b } = lin
+          const at = (x: number | null) => (x === null ? null : a * Number(x) + b)
+          const page = found.slice(0, limit)
+          data.push({
+            series_id: id,
+            unit,
+            source: grain.name,
+            buckets: page.map((r) => {
+              const lo = at(r.min)
+              const hi = at(r.max)
+              const all: Record<string, string | number | null> =
+                s.valueType === 'number'
+                  ? { count: r.count, avg: at(r.avg), min: a < 0 ? hi : lo, max: a < 0 ? lo : hi, sum: r.sum === null ? null : a * Number(r.sum) + b * r.count, stddev: r.stddev === null ? null : Math.abs(a) * Number(r.stddev), first: at(r.first_v), last: at(r.last_v) }
+                  : { count: r.count, first: r.first_t, last: r.last_t }
+              const out: Record<string, string | number | null> = { start: new Date(r.b).toISOString() }
+              for (const agg of aggregates) out[agg] = all[agg] ?? null
+              return out
+            }),
+            next_start: found.length > limit ? new Date(found[limit]!.b).toISOString() : null,
+          })
+          continue
+        }
         const v = s.valueType === 'number' ? sql`v` : sql`t`
         const percentiles = aggregates.filter((a) => a.startsWith('p')).map((a) => Number(a.slice(1)) / 100)
         const buckets = await rows<Record<string, unknown> & { b: Date | string }>(
@@ -199,6 +234,7 @@ export function createDatapointQueries({ database, series, assets, units, prefer
         data.push({
           series_id: id,
           unit,
+          source: 'raw' as const,
           buckets: page.map((r) => {
             const out: Record<string, string | number | null> = { start: new Date(r.b).toISOString() }
             for (const a of aggregates) {

@@ -2,7 +2,7 @@
 // wins). The `measurements.retention` job applies an organisation's policies: it deletes older
 // points series by series, in chunks of one transaction each (progress, cancellable), and
 // schedules itself for the next day while the organisation has policies. Setting a policy
-// schedules a run at once.
+// schedules a run at once. Rollups are kept: queries over expired time are answered from them.
 import { and, desc, eq, sql } from 'drizzle-orm'
 import { UUID } from '../../core/behaviours/columns.ts'
 import { actorLabel, type RequestContext } from '../../core/context.ts'
@@ -14,6 +14,7 @@ import type { JobHandler } from '../../core/jobs/worker.ts'
 import { inOrg, orgOf } from '../../core/tenancy.ts'
 import type { Assets } from '../assets/index.ts'
 import { retentionPolicies, type RetentionPolicyRow } from './measurements.schema.ts'
+import { retentionHorizon } from './insertPoints.ts'
 import type { Series } from './series.service.ts'
 
 export const RETENTION_JOB = 'measurements.retention'
@@ -47,7 +48,9 @@ export function createRetention({ database, events, assets, series, clock }: { d
       )
       let deleted = 0
       for (const [i, t] of targets.entries()) {
-        const horizon = new Date(now - t.raw_days * DAY_MS).toISOString()
+        // Down to the whole hour, so an hour is either expired or kept whole, and its rollup (which
+        // retention never touches) stays right; ingest refuses points before this horizon.
+        const horizon = new Date(retentionHorizon(now, t.raw_days)).toISOString()
         for (;;) {
           // Bounded chunks, so a long backlog never holds one long transaction.
           const n = await database.transaction(async (tx) => {

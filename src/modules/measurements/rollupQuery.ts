@@ -1,0 +1,132 @@
+// Aggregates from rollups: when every bucket boundary of a query is a whole UTC minute, hour or
+// day, its buckets are sums of rollup rows of that grain. The answer equals raw data's at any
+// moment: rows of hours still marked stale are skipped and those hours read from raw points, as
+// are the edges of a range that does not start or end on the grain. Rules: docs/design/measurements.md §6.
+import { sql, type SQL } from 'drizzle-orm'
+import { rows, type Executor } from '../../core/db/database.ts'
+import type { ConvertibleUnit } from '../units/index.ts'
+import { MINUTE_ROLLUP_MIN_POINTS } from './rollups.ts'
+
+/** What rollups can answer; percentiles need every raw value. */
+export const ROLLUP_AGGREGATES = new Set(['count', 'avg', 'min', 'max', 'sum', 'stddev', 'first', 'last'])
+
+export interface Grain {
+  name: 'rollups_1m' | 'rollups_1h' | 'rollups_1d'
+  ms: number
+}
+const GRAINS: Grain[] = [
+  { name: 'rollups_1d', ms: 86_400_000 },
+  { name: 'rollups_1h', ms: 3_600_000 },
+  { name: 'rollups_1m', ms: 60_000 },
+]
+
+const FIXED_MS: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000 }
+const CALENDAR: Record<string, string> = { d: 'day', w: 'week', mo: 'month', y: 'year' }
+
+/** The coarsest grain every bucket boundary of the request lies on, or null (then raw only). */
+export async function grainOf(exec: Executor, granularity: string, tz: string, start: string, end: string): Promise<Grain | null> {
+  const m = /^(\d{1,4})(s|m|h|d|w|mo|y)$/.exec(granularity)!
+  const n = Number(m[1])
+  const unit = m[2]!
+  if (FIXED_MS[unit]) {
+    // date_bin steps from local midnight of the first day: aligned if the origin and the step are.
+    const [o] = await rows<{ ms: string | number }>(exec, sql`select (extract(epoch from date_trunc('day', ${start}::timestamptz, ${tz})) * 1000)::bigint as ms`)
+    const origin = Number(o!.ms)
+    return GRAINS.find((g) => origin % g.ms === 0 && (n * FIXED_MS[unit]!) % g.ms === 0) ?? null
+  }
+  // Calendar buckets start at local midnights: check each boundary of the range (a zone's offset
+  // may be whole hours in winter and not in summer, or change mid-range).
+  const [b] = await rows<{ d: boolean | null; h: boolean | null; mi: boolean | null }>(
+    exec,
+    sql`select bool_and(e % 86400 = 0) as d, bool_and(e % 3600 = 0) as h, bool_and(e % 60 = 0) as mi from (
+          select extract(epoch from (l at time zone ${tz}))::bigint as e
+          from generate_series(date_trunc(${CALENDAR[unit]!}, ${start}::timestamptz, ${tz}) at time zone ${tz}, ${end}::timestamptz at time zone ${tz}, ${`1 ${CALENDAR[unit]!}`}::interval) l) x`,
+  )
+  if (b!.d) return GRAINS[0]!
+  if (b!.h) return GRAINS[1]!
+  if (b!.mi) return GRAINS[2]!
+  return null
+}
+
+/** base = α·x + β for a unit, or null when its conversion is rational (c ≠ 0). */
+function linearToBase(u: ConvertibleUnit): { alpha: number; beta: number } | null {
+  if (u.scale !== null && u.offset !== null) return { alpha: u.scale, beta: u.offset * u.scale }
+  if (u.c === 0 && u.d !== 0) return { alpha: u.a / u.d, beta: u.b / u.d }
+  return null
+}
+
+/**
+ * y = a·x + b from one unit to another, or null when the conversion is not affine. Rollups
+ * convert after aggregating, which is exact only for affine conversions: avg, min, max, first and
+ * last convert as values, sum as a·sum + b·n, stddev as |a|·stddev.
+ */
+export function affine(from: ConvertibleUnit | null, to: ConvertibleUnit | null): { a: number; b: number } | null {
+  if (!from || !to || from.id === to.id) return { a: 1, b: 0 }
+  const f = linearToBase(from)
+  const t = linearToBase(to)
+  if (!f || !t) return null
+  return { a: f.alpha / t.alpha, b: (f.beta - t.beta) / t.alpha }
+}
+
+const HOUR = sql`interval '1 hour'`
+
+/** Raw points as single-point partial aggregates. */
+const rawPartial = sql`ts, 1 as n, value as sum, value as min, value as max, case when value is null then null else 0::float8 end as m2,
+                       ts as first_ts, value as fv, value_text as ft, ts as last_ts, value as lv, value_text as lt`
+const rollupPartial = sql`bucket as ts, n, sum, min, max, m2, first_ts, first_value as fv, first_text as ft, last_ts, last_value as lv, last_text as lt`
+
+/**
+ * Whether rollups of this grain cover [a, b) of the series. Minute rollups exist only for hours
+ * with many points: one sparse hour in the range and the query reads raw (which is then small).
+ */
+export async function minuteRollupsCover(exec: Executor, key: number, a: number, b: number): Promise<boolean> {
+  const [sparse] = await rows<{ one: number }>(
+    exec,
+    sql`select 1 as one from rollups_1h where series_id = ${key} and bucket >= ${new Date(Math.floor(a / 3_600_000) * 3_600_000).toISOString()}::timestamptz and bucket < ${new Date(b).toISOString()}::timestamptz and n <= ${MINUTE_ROLLUP_MIN_POINTS} limit 1`,
+  )
+  return !sparse
+}
+
+/**
+ * Partial aggregates covering [start, end) of one series: rollup rows of the grain inside
+ * [A, B) whose hours are clean; for days with a stale hour, that day's clean hour rows; raw
+ * points of stale hours; raw points of the edges [start, A) and [B, end).
+ */
+export function partials(key: number, grain: Grain, start: number, end: number): SQL {
+  const A = new Date(Math.ceil(start / grain.ms) * grain.ms).toISOString()
+  const B = new Date(Math.floor(end / grain.ms) * grain.ms).toISOString()
+  const s = new Date(start).toISOString()
+  const e = new Date(end).toISOString()
+  const table = sql.identifier(grain.name)
+  const span = sql`${`${grain.ms / 1000} seconds`}::interval`
+  return sql`
+    select ${rollupPartial} from ${table} r where r.series_id = ${key} and r.bucket >= ${A}::timestamptz and r.bucket < ${B}::timestamptz
+      and not exists (select 1 from rollup_dirty x where x.series_id = ${key} and x.hour > r.bucket - ${HOUR} and x.hour < r.bucket + ${span})
+    ${
+      grain.name === 'rollups_1d'
+        ? sql`union all
+    select ${rollupPartial} from (select distinct date_trunc('day', hour, 'UTC') as day from rollup_dirty where series_id = ${key} and hour >= ${A}::timestamptz and hour < ${B}::timestamptz) dd
+      join rollups_1h h on h.series_id = ${key} and h.bucket >= dd.day and h.bucket < dd.day + interval '24 hours'
+      where not exists (select 1 from rollup_dirty x where x.series_id = ${key} and x.hour = h.bucket)`
+        : sql``
+    }
+    union all
+    select ${rawPartial} from (select p.* from rollup_dirty x join points p on p.series_id = ${key} and p.ts >= greatest(x.hour, ${A}::timestamptz) and p.ts < least(x.hour + ${HOUR}, ${B}::timestamptz)
+      where x.series_id = ${key} and x.hour > ${A}::timestamptz - ${HOUR} and x.hour < ${B}::timestamptz) dirty
+    union all
+    select ${rawPartial} from points where series_id = ${key} and ts >= ${s}::timestamptz and ts < ${A}::timestamptz
+    union all
+    select ${rawPartial} from points where series_id = ${key} and ts >= ${B}::timestamptz and ts < ${e}::timestamptz`
+}
+
+/** Buckets combined from partial aggregates (Chan's formula for the spread). Values stay in the series' unit. */
+export function combine(bucket: SQL, parts: SQL, limit: number): SQL {
+  return sql`
+    select b, sum(n)::int as count, sum(sum) / sum(n) as avg, min(min) as min, max(max) as max, sum(sum) as sum,
+           case when sum(n) > 1 then sqrt(greatest(sum(m2 + n * power(sum / n - mean, 2)), 0) / (sum(n) - 1)) end as stddev,
+           (array_agg(fv order by first_ts))[1] as first_v, (array_agg(ft order by first_ts))[1] as first_t,
+           (array_agg(lv order by last_ts desc))[1] as last_v, (array_agg(lt order by last_ts desc))[1] as last_t
+    from (select y.*, sum(y.sum) over (partition by y.b) / sum(y.n) over (partition by y.b) as mean
+          from (select p.*, ${bucket} as b from (${parts}) p) y) z
+    group by b order by b limit ${limit + 1}`
+}

@@ -1,0 +1,84 @@
+// Rollups: minute, hour and day buckets of every series, recomputed from raw points for the
+// (series, UTC hour) pairs ingest marked stale in `rollup_dirty`. Recompute, never add: an
+// overwrite or a deleted range is corrected the same way as a new point. The maintainer runs in
+// every worker process; one transaction at a time holds the rollup lock (a day is rebuilt from
+// its hours, so two rounds must not rebuild the same day from each other's uncommitted hours).
+// Queries (queryDatapoints.ts) read still-stale hours from raw, so they never wait for this.
+// Plan and measurements: docs/design/measurements.md §6.
+import { sql } from 'drizzle-orm'
+import { rows, type Database, type Executor } from '../../core/db/database.ts'
+
+/** Minute buckets are kept only for hours with more points than this (else raw is as small). */
+export const MINUTE_ROLLUP_MIN_POINTS = 60
+const ROUND = 5000
+
+const literal = (xs: (number | string)[]) => `{${xs.join(',')}}`
+
+/** Rebuilds minute, hour and day rollups of the given (series, UTC hour) pairs in `tx`. */
+export async function recompute(tx: Executor, pairs: { series: number[]; hours: string[] }): Promise<void> {
+  if (pairs.series.length === 0) return
+  const d = sql`unnest(${literal(pairs.series)}::bigint[], ${`{${pairs.hours.map((h) => `"${h}"`).join(',')}}`}::timestamptz[]) as d(s, h)`
+  await tx.execute(sql`delete from rollups_1m r using ${d} where r.series_id = d.s and r.bucket >= d.h and r.bucket < d.h + interval '1 hour'`)
+  await tx.execute(sql`delete from rollups_1h r using ${d} where r.series_id = d.s and r.bucket = d.h`)
+  // First and last by two index probes per bucket, instead of sorting every point of it.
+  const bucketsOf = (grain: 'hour' | 'minute') => sql`
+    select a.*, f.value as first_value, f.value_text as first_text, l.value as last_value, l.value_text as last_text from (
+      select p.series_id, date_trunc(${grain}, p.ts, 'UTC') as bucket, count(*)::int as n, sum(p.value) as sum, min(p.value) as min, max(p.value) as max,
+             var_pop(p.value) * count(p.value) as m2, min(p.ts) as first_ts, max(p.ts) as last_ts
+      from ${d} ${grain === 'minute' ? sql`join rollups_1h hr on hr.series_id = d.s and hr.bucket = d.h and hr.n > ${MINUTE_ROLLUP_MIN_POINTS}` : sql``}
+      join points p on p.series_id = d.s and p.ts >= d.h and p.ts < d.h + interval '1 hour'
+      group by 1, 2) a
+    join points f on f.series_id = a.series_id and f.ts = a.first_ts
+    join points l on l.series_id = a.series_id and l.ts = a.last_ts`
+  const columns = sql`(series_id, bucket, n, sum, min, max, m2, first_ts, last_ts, first_value, first_text, last_value, last_text)`
+  await tx.execute(sql`insert into rollups_1h ${columns} select series_id, bucket, n, sum, min, max, m2, first_ts, last_ts, first_value, first_text, last_value, last_text from (${bucketsOf('hour')}) b`)
+  await tx.execute(sql`insert into rollups_1m ${columns} select series_id, bucket, n, sum, min, max, m2, first_ts, last_ts, first_value, first_text, last_value, last_text from (${bucketsOf('minute')}) b`)
+  // Days from their hours (24 exact hours: a UTC day has no DST). m2 combines by Chan's formula:
+  // Σ m2_i + Σ n_i (mean_i - mean)².
+  const days = sql`(select distinct d.s, date_trunc('day', d.h, 'UTC') as day from ${d}) dd`
+  await tx.execute(sql`delete from rollups_1d r using ${days} where r.series_id = dd.s and r.bucket = dd.day`)
+  await tx.execute(sql`
+    insert into rollups_1d ${columns}
+    select series_id, day, sum(n)::int, sum(sum), min(min), max(max), sum(m2 + n * power(sum / n - mean, 2)), min(first_ts), max(last_ts),
+           (array_agg(first_value order by first_ts))[1], (array_agg(first_text order by first_ts))[1],
+           (array_agg(last_value order by last_ts desc))[1], (array_agg(last_text order by last_ts desc))[1]
+    from (select h.*, dd.day, sum(h.sum) over w / sum(h.n) over w as mean
+          from ${days} join rollups_1h h on h.series_id = dd.s and h.bucket >= dd.day and h.bucket < dd.day + interval '24 hours'
+          window w as (partition by h.series_id, dd.day)) x
+    group by series_id, day`)
+}
+
+export function createRollups({ database }: { database: Database }) {
+  /** One round: takes up to 5,000 stale pairs and rebuilds them; the number taken. */
+  async function round(): Promise<number> {
+    const [any] = await rows<{ one: number }>(database.db, sql`select 1 as one from rollup_dirty limit 1`)
+    if (!any) return 0
+    return database.transaction(async (tx) => {
+      await tx.execute(sql`select pg_advisory_xact_lock(hashtext('stratum.rollups'))`)
+      // SKIP LOCKED: a pair a writer has just marked (and holds) waits for the next round.
+      const taken = await rows<{ s: number | string; h: Date | string }>(
+        tx,
+        sql`delete from rollup_dirty where (series_id, hour) in (select series_id, hour from rollup_dirty limit ${ROUND} for update skip locked) returning series_id as s, hour as h`,
+      )
+      await recompute(tx, { series: taken.map((t) => Number(t.s)), hours: taken.map((t) => new Date(t.h).toISOString()) })
+      return taken.length
+    })
+  }
+
+  return {
+    round,
+    /** Rounds until nothing is stale; the pairs rebuilt. */
+    async drain(): Promise<number> {
+      let total = 0
+      for (;;) {
+        const n = await round()
+        total += n
+        if (n < ROUND) return total
+      }
+    },
+    /** The maintainer every worker process runs. */
+    task: { name: 'measurements.rollups', intervalMs: 1000, run: async () => (await round()) === ROUND },
+  }
+}
+
+export type Rollups = ReturnType<typeof createRollups>
