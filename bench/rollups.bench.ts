@@ -17,7 +17,7 @@
 // bench_rollups is created there and dropped at the end). From the repo root:
 //   npx tsx bench/rollups.bench.ts
 //   DATABASE_URL=postgres://postgres@127.0.0.1:55433/postgres npx tsx bench/rollups.bench.ts
-//   knobs: SERIES=1000 (a multiple of 100), PER=10000 (points per series, a divisor of 10,000), ROUNDS=3
+//   knobs: SERIES=1000 (a multiple of 100), PER=10000 (points per series), ROUNDS=3, KEEP=1 (keep the PostgreSQL database)
 // Raw JSON lines go to bench/results/rollups-<engine>-<time>.jsonl.
 import { execSync } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
@@ -196,7 +196,7 @@ console.table(summary)
 
 await app.close()
 await database.close()
-if (admin) {
+if (admin && !process.env.KEEP) {
   await admin.query('drop database if exists bench_rollups with (force)')
   await admin.end()
 }

@@ -16,7 +16,7 @@ import type { ConvertibleUnit, UnitPreferences } from '../units/index.ts'
 import type { createUnits } from '../units/units.service.ts'
 import { parseTime } from './datapoints.service.ts'
 import type { SeriesRow } from './measurements.schema.ts'
-import { affine, combine, grainOf, minuteRollupsCover, partials, ROLLUP_AGGREGATES, type Grain } from './rollupQuery.ts'
+import { affine, combine, grainOf, keyList, minuteRollupsCover, partials, ROLLUP_AGGREGATES, type Grain } from './rollupQuery.ts'
 import type { Series } from './series.service.ts'
 
 export const AGGREGATES = ['count', 'avg', 'min', 'max', 'sum', 'stddev', 'first', 'last', 'p50', 'p90', 'p95', 'p99'] as const
@@ -78,6 +78,37 @@ function conversion(from: ConvertibleUnit | null, to: ConvertibleUnit | null): S
   return to.scale !== null && to.offset !== null ? sql`(${base} / ${to.scale}::float8 - ${to.offset}::float8)` : sql`((${to.d}::float8 * ${base} - ${to.b}::float8) / (${to.a}::float8 - ${to.c}::float8 * ${base}))`
 }
 
+/** One series of an answer: its points (raw, interpolated) or its buckets. */
+export interface QueryAnswerItem {
+  series_id: string
+  unit: string | null
+  source?: Grain['name'] | 'raw'
+  datapoints?: { timestamp: string; value: string | number | null }[]
+  buckets?: Record<string, string | number | null>[]
+  next_start: string | null
+}
+
+/** A series whose buckets the request asks for, and the answer slot they go in. */
+interface Aggregated {
+  s: SeriesRow
+  from: ConvertibleUnit | null
+  to: ConvertibleUnit | null
+  /** SQL of its value in the unit asked for. */
+  value: SQL
+  slot: { series_id: string; unit: string | null; source: Grain['name'] | 'raw'; buckets: Record<string, string | number | null>[]; next_start: string | null }
+}
+
+interface AggregatePlan {
+  bucket: SQL
+  granularity: string
+  tz: string
+  start: number
+  end: number
+  aggregates: Aggregate[]
+  limit: number
+  rollups: boolean
+}
+
 function timeOf(value: string, path: string, errors: FieldError[]): number {
   const t = parseTime(value)
   if (!Number.isFinite(t)) errors.push({ path, message: 'is not an ISO 8601 time with a zone' })
@@ -109,6 +140,98 @@ export function createDatapointQueries({ database, series, assets, units, prefer
     return { from, to: shown ? await units.resolveUnit(ctx, shown.unit.id, 'unit') : from }
   }
 
+  /**
+   * Fills the buckets of every aggregated series: those rollups can answer in one statement,
+   * the rest in one statement per conversion (usually one).
+   */
+  async function aggregate(list: Aggregated[], p: AggregatePlan) {
+    const iso = (t: number) => new Date(t).toISOString()
+    const grain = p.rollups && p.aggregates.every((a) => ROLLUP_AGGREGATES.has(a)) ? await grainOf(db, p.granularity, p.tz, iso(p.start), iso(p.end)) : null
+    const inner = grain ? { a: Math.ceil(p.start / grain.ms) * grain.ms, b: Math.floor(p.end / grain.ms) * grain.ms } : null
+    let fromRollups: Aggregated[] = []
+    if (grain && inner && inner.a < inner.b) {
+      fromRollups = list.filter((x) => affine(x.from, x.to) !== null)
+      if (grain.name === 'rollups_1m' && fromRollups.length > 0) {
+        const covered = await minuteRollupsCover(db, fromRollups.map((x) => x.s.key), inner.a, inner.b)
+        fromRollups = fromRollups.filter((x) => covered.has(x.s.key))
+      }
+    }
+    const byKey = (xs: Aggregated[]) => new Map(xs.map((x) => [x.s.key, x]))
+    if (fromRollups.length > 0) {
+      const found = await rows<{ series_id: string | number; b: Date | string; count: number; avg: number | null; min: number | null; max: number | null; sum: number | null; stddev: number | null; first_v: number | null; first_t: string | null; last_v: number | null; last_t: string | null }>(
+        db,
+        combine(p.bucket, partials(fromRollups.map((x) => x.s.key), grain!, p.start, p.end), p.limit),
+      )
+      const keyed = byKey(fromRollups)
+      for (const x of fromRollups) x.slot.source = grain!.name
+      for (const r of found) {
+        const x = keyed.get(Number(r.series_id))!
+        if (x.slot.buckets.length === p.limit) {
+          x.slot.next_start = new Date(r.b).toISOString()
+          continue
+        }
+        const { a, b } = affine(x.from, x.to)!
+        const at = (v: number | null) => (v === null ? null : a * Number(v) + b)
+        const lo = at(r.min)
+        const hi = at(r.max)
+        const all: Record<string, string | number | null> =
+          x.s.valueType === 'number'
+            ? { count: r.count, avg: at(r.avg), min: a < 0 ? hi : lo, max: a < 0 ? lo : hi, sum: r.sum === null ? null : a * Number(r.sum) + b * r.count, stddev: r.stddev === null ? null : Math.abs(a) * Number(r.stddev), first: at(r.first_v), last: at(r.last_v) }
+            : { count: r.count, first: r.first_t, last: r.last_t }
+        const out: Record<string, string | number | null> = { start: new Date(r.b).toISOString() }
+        for (const agg of p.aggregates) out[agg] = all[agg] ?? null
+        x.slot.buckets.push(out)
+      }
+    }
+    // The rest from raw points, grouped by how their values convert.
+    const rest = list.filter((x) => !fromRollups.includes(x))
+    const groups = new Map<string, Aggregated[]>()
+    for (const x of rest) {
+      const k = `${x.s.valueType}:${x.from?.id ?? ''}>${x.to?.id ?? ''}`
+      groups.set(k, [...(groups.get(k) ?? []), x])
+    }
+    const percentiles = p.aggregates.filter((a) => a.startsWith('p')).map((a) => Number(a.slice(1)) / 100)
+    const range = sql`ts >= ${iso(p.start)}::timestamptz and ts < ${iso(p.end)}::timestamptz`
+    for (const group of groups.values()) {
+      const numeric = group[0]!.s.valueType === 'number'
+      const v = numeric ? sql`v` : sql`t`
+      // Only what was asked: first and last sort every bucket's points.
+      const SQL_OF: Record<string, SQL> = {
+        avg: sql`, avg(v) as avg`,
+        min: sql`, min(v) as min`,
+        max: sql`, max(v) as max`,
+        sum: sql`, sum(v) as sum`,
+        stddev: sql`, stddev_samp(v) as stddev`,
+        first: sql`, (array_agg(${v} order by ts))[1] as first`,
+        last: sql`, (array_agg(${v} order by ts desc))[1] as last`,
+      }
+      const picked = p.aggregates.flatMap((a) => (SQL_OF[a] ? [SQL_OF[a]] : []))
+      if (percentiles.length) picked.push(sql`, percentile_cont(${`{${percentiles.join(',')}}`}::float8[]) within group (order by v) as pct`)
+      const found = await rows<Record<string, unknown> & { series_id: string | number; b: Date | string }>(
+        db,
+        sql`select * from (select g.*, row_number() over (partition by series_id order by b) as rn from (
+              select series_id, ${p.bucket} as b, count(*)::int as count${sql.join(picked, sql``)}
+              from (select series_id, ts, ${group[0]!.value} as v, value_text as t from points where series_id = any(${keyList(group.map((x) => x.s.key))}) and ${range}) p
+              group by 1, 2) g) c
+            where rn <= ${p.limit + 1} order by series_id, b`,
+      )
+      const keyed = byKey(group)
+      for (const r of found) {
+        const x = keyed.get(Number(r.series_id))!
+        if (x.slot.buckets.length === p.limit) {
+          x.slot.next_start = new Date(r.b).toISOString()
+          continue
+        }
+        const out: Record<string, string | number | null> = { start: new Date(r.b).toISOString() }
+        for (const a of p.aggregates) {
+          if (a.startsWith('p')) out[a] = (r.pct as number[])[percentiles.indexOf(Number(a.slice(1)) / 100)] ?? null
+          else out[a] = a === 'count' ? (r.count as number) : r[a] === null || r[a] === undefined ? null : numeric ? Number(r[a]) : String(r[a])
+        }
+        x.slot.buckets.push(out)
+      }
+    }
+  }
+
   return {
     async query(ctx: RequestContext, q: DatapointQuery) {
       const errors: FieldError[] = []
@@ -131,9 +254,8 @@ export function createDatapointQueries({ database, series, assets, units, prefer
       const bucket = q.granularity ? bucketOf(q.granularity, tz, new Date(start).toISOString()) : null
       const range = sql`ts >= ${new Date(start).toISOString()}::timestamptz and ts < ${new Date(end).toISOString()}::timestamptz`
 
-      const data = []
-      /** The rollup grain of this request's buckets: decided once, at the first aggregated series. */
-      let grain: Grain | null | undefined
+      const data: QueryAnswerItem[] = []
+      const aggregated: Aggregated[] = []
       for (const id of q.series_ids) {
         const s = found.get(id)!
         const { from, to } = await targetUnit(ctx, s, q)
@@ -188,64 +310,13 @@ export function createDatapointQueries({ database, series, assets, units, prefer
           const bad = aggregates.find((a) => !TEXT_AGGREGATES.includes(a))
           if (bad) throw new ValidationError(`series ${id} is a text series: only count, first and last aggregate it`, [{ path: '/body/aggregates', message: `${bad} does not apply to the text series ${id}` }])
         }
-        const limit = Math.min(q.limit ?? QUERY_LIMITS.bucketsPerSeries, QUERY_LIMITS.bucketsPerSeries)
-        if (grain === undefined) grain = q.rollups !== false && aggregates.every((a) => ROLLUP_AGGREGATES.has(a)) ? await grainOf(db, q.granularity!, tz, new Date(start).toISOString(), new Date(end).toISOString()) : null
-        const lin = affine(from, to)
-        const inner = grain ? { a: Math.ceil(start / grain.ms) * grain.ms, b: Math.floor(end / grain.ms) * grain.ms } : null
-        if (grain && lin && inner && inner.a < inner.b && (grain.name !== 'rollups_1m' || (await minuteRollupsCover(db, s.key, inner.a, inner.b)))) {
-          const found = await rows<{ b: Date | string; count: number; avg: number | null; min: number | null; max: number | null; sum: number | null; stddev: number | null; first_v: number | null; first_t: string | null; last_v: number | null; last_t: string | null }>(
-            db,
-            combine(bucket, partials(s.key, grain, start, end), limit),
-          )
-          const { a, b } = lin
-          const at = (x: number | null) => (x === null ? null : a * Number(x) + b)
-          const page = found.slice(0, limit)
-          data.push({
-            series_id: id,
-            unit,
-            source: grain.name,
-            buckets: page.map((r) => {
-              const lo = at(r.min)
-              const hi = at(r.max)
-              const all: Record<string, string | number | null> =
-                s.valueType === 'number'
-                  ? { count: r.count, avg: at(r.avg), min: a < 0 ? hi : lo, max: a < 0 ? lo : hi, sum: r.sum === null ? null : a * Number(r.sum) + b * r.count, stddev: r.stddev === null ? null : Math.abs(a) * Number(r.stddev), first: at(r.first_v), last: at(r.last_v) }
-                  : { count: r.count, first: r.first_t, last: r.last_t }
-              const out: Record<string, string | number | null> = { start: new Date(r.b).toISOString() }
-              for (const agg of aggregates) out[agg] = all[agg] ?? null
-              return out
-            }),
-            next_start: found.length > limit ? new Date(found[limit]!.b).toISOString() : null,
-          })
-          continue
-        }
-        const v = s.valueType === 'number' ? sql`v` : sql`t`
-        const percentiles = aggregates.filter((a) => a.startsWith('p')).map((a) => Number(a.slice(1)) / 100)
-        const buckets = await rows<Record<string, unknown> & { b: Date | string }>(
-          db,
-          sql`select ${bucket} as b, count(*)::int as count,
-                ${s.valueType === 'number' ? sql`avg(v) as avg, min(v) as min, max(v) as max, sum(v) as sum, stddev_samp(v) as stddev,` : sql``}
-                (array_agg(${v} order by ts))[1] as first, (array_agg(${v} order by ts desc))[1] as last
-                ${percentiles.length ? sql`, percentile_cont(${`{${percentiles.join(',')}}`}::float8[]) within group (order by v) as pct` : sql``}
-              from (select ts, ${value} as v, value_text as t from points where series_id = ${s.key} and ${range}) p
-              group by 1 order by 1 limit ${limit + 1}`,
-        )
-        const page = buckets.slice(0, limit)
-        data.push({
-          series_id: id,
-          unit,
-          source: 'raw' as const,
-          buckets: page.map((r) => {
-            const out: Record<string, string | number | null> = { start: new Date(r.b).toISOString() }
-            for (const a of aggregates) {
-              if (a.startsWith('p')) out[a] = (r.pct as number[])[percentiles.indexOf(Number(a.slice(1)) / 100)] ?? null
-              else out[a] = a === 'count' ? (r.count as number) : r[a] === null || r[a] === undefined ? null : s.valueType === 'number' ? Number(r[a]) : String(r[a])
-            }
-            return out
-          }),
-          next_start: buckets.length > limit ? new Date(buckets[limit]!.b).toISOString() : null,
-        })
+        // Aggregates run after the loop, one statement per group of series (planning a statement
+        // cost more than running it for each series of a 100-series query).
+        const slot = { series_id: id, unit, source: 'raw' as Grain['name'] | 'raw', buckets: [] as Record<string, string | number | null>[], next_start: null as string | null }
+        data.push(slot)
+        aggregated.push({ s, from, to, value, slot })
       }
+      if (aggregated.length > 0) await aggregate(aggregated, { bucket: bucket!, granularity: q.granularity!, tz, start, end, aggregates, limit: Math.min(q.limit ?? QUERY_LIMITS.bucketsPerSeries, QUERY_LIMITS.bucketsPerSeries), rollups: q.rollups !== false })
       return { start: new Date(start).toISOString(), end: new Date(end).toISOString(), granularity: q.granularity ?? null, time_zone: tz, data }
     },
   }

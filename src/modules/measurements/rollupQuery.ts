@@ -71,62 +71,73 @@ export function affine(from: ConvertibleUnit | null, to: ConvertibleUnit | null)
 const HOUR = sql`interval '1 hour'`
 
 /** Raw points as single-point partial aggregates. */
-const rawPartial = sql`ts, 1 as n, value as sum, value as min, value as max, case when value is null then null else 0::float8 end as m2,
+const rawPartial = sql`series_id, ts, 1 as n, value as sum, value as min, value as max, case when value is null then null else 0::float8 end as m2,
                        ts as first_ts, value as fv, value_text as ft, ts as last_ts, value as lv, value_text as lt`
-const rollupPartial = sql`bucket as ts, n, sum, min, max, m2, first_ts, first_value as fv, first_text as ft, last_ts, last_value as lv, last_text as lt`
+const rollupPartial = sql`series_id, bucket as ts, n, sum, min, max, m2, first_ts, first_value as fv, first_text as ft, last_ts, last_value as lv, last_text as lt`
+
+export const keyList = (keys: number[]) => sql`${`{${keys.join(',')}}`}::bigint[]`
 
 /**
- * Whether rollups of this grain cover [a, b) of the series. Minute rollups exist only for hours
- * with many points: one sparse hour in the range and the query reads raw (which is then small).
+ * The series whose minute rollups cover [a, b). Minute rollups exist only for hours with many
+ * points: with one sparse hour in the range a series reads raw (which is then small).
  */
-export async function minuteRollupsCover(exec: Executor, key: number, a: number, b: number): Promise<boolean> {
-  const [sparse] = await rows<{ one: number }>(
+export async function minuteRollupsCover(exec: Executor, keys: number[], a: number, b: number): Promise<Set<number>> {
+  const sparse = await rows<{ series_id: number | string }>(
     exec,
-    sql`select 1 as one from rollups_1h where series_id = ${key} and bucket >= ${new Date(Math.floor(a / 3_600_000) * 3_600_000).toISOString()}::timestamptz and bucket < ${new Date(b).toISOString()}::timestamptz and n <= ${MINUTE_ROLLUP_MIN_POINTS} limit 1`,
+    sql`select distinct series_id from rollups_1h where series_id = any(${keyList(keys)}) and bucket >= ${new Date(Math.floor(a / 3_600_000) * 3_600_000).toISOString()}::timestamptz and bucket < ${new Date(b).toISOString()}::timestamptz and n <= ${MINUTE_ROLLUP_MIN_POINTS}`,
   )
-  return !sparse
+  const out = new Set(keys)
+  for (const r of sparse) out.delete(Number(r.series_id))
+  return out
 }
 
 /**
- * Partial aggregates covering [start, end) of one series: rollup rows of the grain inside
+ * Partial aggregates covering [start, end) of the series: rollup rows of the grain inside
  * [A, B) whose hours are clean; for days with a stale hour, that day's clean hour rows; raw
  * points of stale hours; raw points of the edges [start, A) and [B, end).
  */
-export function partials(key: number, grain: Grain, start: number, end: number): SQL {
+export function partials(keys: number[], grain: Grain, start: number, end: number): SQL {
   const A = new Date(Math.ceil(start / grain.ms) * grain.ms).toISOString()
   const B = new Date(Math.floor(end / grain.ms) * grain.ms).toISOString()
   const s = new Date(start).toISOString()
   const e = new Date(end).toISOString()
+  const k = keyList(keys)
   const table = sql.identifier(grain.name)
   const span = sql`${`${grain.ms / 1000} seconds`}::interval`
   return sql`
-    select ${rollupPartial} from ${table} r where r.series_id = ${key} and r.bucket >= ${A}::timestamptz and r.bucket < ${B}::timestamptz
-      and not exists (select 1 from rollup_dirty x where x.series_id = ${key} and x.hour > r.bucket - ${HOUR} and x.hour < r.bucket + ${span})
+    select ${rollupPartial} from ${table} r where r.series_id = any(${k}) and r.bucket >= ${A}::timestamptz and r.bucket < ${B}::timestamptz
+      and not exists (select 1 from rollup_dirty x where x.series_id = r.series_id and x.hour > r.bucket - ${HOUR} and x.hour < r.bucket + ${span})
     ${
       grain.name === 'rollups_1d'
         ? sql`union all
-    select ${rollupPartial} from (select distinct date_trunc('day', hour, 'UTC') as day from rollup_dirty where series_id = ${key} and hour >= ${A}::timestamptz and hour < ${B}::timestamptz) dd
-      join rollups_1h h on h.series_id = ${key} and h.bucket >= dd.day and h.bucket < dd.day + interval '24 hours'
-      where not exists (select 1 from rollup_dirty x where x.series_id = ${key} and x.hour = h.bucket)`
+    select ${rollupPartial} from (select distinct series_id as s, date_trunc('day', hour, 'UTC') as day from rollup_dirty where series_id = any(${k}) and hour >= ${A}::timestamptz and hour < ${B}::timestamptz) dd
+      join rollups_1h h on h.series_id = dd.s and h.bucket >= dd.day and h.bucket < dd.day + interval '24 hours'
+      where not exists (select 1 from rollup_dirty x where x.series_id = h.series_id and x.hour = h.bucket)`
         : sql``
     }
     union all
-    select ${rawPartial} from (select p.* from rollup_dirty x join points p on p.series_id = ${key} and p.ts >= greatest(x.hour, ${A}::timestamptz) and p.ts < least(x.hour + ${HOUR}, ${B}::timestamptz)
-      where x.series_id = ${key} and x.hour > ${A}::timestamptz - ${HOUR} and x.hour < ${B}::timestamptz) dirty
+    select ${rawPartial} from (select p.* from rollup_dirty x join points p on p.series_id = x.series_id and p.ts >= greatest(x.hour, ${A}::timestamptz) and p.ts < least(x.hour + ${HOUR}, ${B}::timestamptz)
+      where x.series_id = any(${k}) and x.hour > ${A}::timestamptz - ${HOUR} and x.hour < ${B}::timestamptz) dirty
     union all
-    select ${rawPartial} from points where series_id = ${key} and ts >= ${s}::timestamptz and ts < ${A}::timestamptz
+    select ${rawPartial} from points where series_id = any(${k}) and ts >= ${s}::timestamptz and ts < ${A}::timestamptz
     union all
-    select ${rawPartial} from points where series_id = ${key} and ts >= ${B}::timestamptz and ts < ${e}::timestamptz`
+    select ${rawPartial} from points where series_id = any(${k}) and ts >= ${B}::timestamptz and ts < ${e}::timestamptz`
 }
 
-/** Buckets combined from partial aggregates (Chan's formula for the spread). Values stay in the series' unit. */
+/**
+ * Buckets of every series combined from partial aggregates (Chan's formula for the spread), at
+ * most `limit + 1` a series. Values stay in the series' unit.
+ */
 export function combine(bucket: SQL, parts: SQL, limit: number): SQL {
   return sql`
-    select b, sum(n)::int as count, sum(sum) / sum(n) as avg, min(min) as min, max(max) as max, sum(sum) as sum,
-           case when sum(n) > 1 then sqrt(greatest(sum(m2 + n * power(sum / n - mean, 2)), 0) / (sum(n) - 1)) end as stddev,
-           (array_agg(fv order by first_ts))[1] as first_v, (array_agg(ft order by first_ts))[1] as first_t,
-           (array_agg(lv order by last_ts desc))[1] as last_v, (array_agg(lt order by last_ts desc))[1] as last_t
-    from (select y.*, sum(y.sum) over (partition by y.b) / sum(y.n) over (partition by y.b) as mean
-          from (select p.*, ${bucket} as b from (${parts}) p) y) z
-    group by b order by b limit ${limit + 1}`
+    select * from (
+      select series_id, b, sum(n)::int as count, sum(sum) / sum(n) as avg, min(min) as min, max(max) as max, sum(sum) as sum,
+             case when sum(n) > 1 then sqrt(greatest(sum(m2 + n * power(sum / n - mean, 2)), 0) / (sum(n) - 1)) end as stddev,
+             (array_agg(fv order by first_ts))[1] as first_v, (array_agg(ft order by first_ts))[1] as first_t,
+             (array_agg(lv order by last_ts desc))[1] as last_v, (array_agg(lt order by last_ts desc))[1] as last_t,
+             row_number() over (partition by series_id order by b) as rn
+      from (select y.*, sum(y.sum) over w / sum(y.n) over w as mean
+            from (select p.*, ${bucket} as b from (${parts}) p) y window w as (partition by y.series_id, y.b)) z
+      group by series_id, b) c
+    where rn <= ${limit + 1} order by series_id, b`
 }

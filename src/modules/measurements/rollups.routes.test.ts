@@ -113,7 +113,7 @@ describe('rollups', () => {
     // UTC days come from day rollups; Oslo days (whole-hour offsets, 25 hours on 25 October) from hours.
     await same({ ...range, series_ids: [pressure.id, sparse.id, temperature.id], granularity: '1d', time_zone: 'UTC' }, 'rollups_1d')
     const oslo = await same({ ...range, series_ids: [pressure.id], granularity: '1d', time_zone: 'Europe/Oslo' }, 'rollups_1h')
-    expect(oslo[0].buckets.map((b: Json) => b.count)).toEqual([2640, 3000, 2880, 120])
+    expect(oslo[0]!.buckets.map((b: Json) => b.count)).toEqual([2640, 3000, 2880, 120])
     await same({ ...range, series_ids: [pressure.id, temperature.id], granularity: '6h', time_zone: 'Europe/Oslo' }, 'rollups_1h')
     // Kolkata is UTC+5:30: its hours are whole UTC minutes only, so minute rollups answer.
     await same({ ...range, series_ids: [pressure.id], granularity: '1h', time_zone: 'Asia/Kolkata' }, 'rollups_1m')
@@ -143,17 +143,17 @@ describe('rollups', () => {
     ok(await api('DELETE', `/series/${pressure.id}/datapoints?from=2026-10-26T03:00:00Z&to=2026-10-26T05:30:00Z`))
     expect(await staleHours()).toBe(4) // 25 Oct 06:00, 26 Oct 03:00, 04:00, 05:00
     const before = await same(body, 'rollups_1d')
-    expect(before[0].buckets[1]).toMatchObject({ count: 2881, max: 2e7, min: -5 })
-    expect(before[0].buckets[2].count).toBe(2880 - 300)
+    expect(before[0]!.buckets[1]).toMatchObject({ count: 2881, max: 2e7, min: -5 })
+    expect(before[0]!.buckets[2].count).toBe(2880 - 300)
     await drain()
     expect(await staleHours()).toBe(0)
     const after = await same(body, 'rollups_1d')
-    alike(after[0].buckets, before[0].buckets)
+    alike(after[0]!.buckets, before[0]!.buckets)
     // Deleting every point of an hour leaves no bucket behind.
     ok(await api('DELETE', `/series/${pressure.id}/datapoints?from=2026-10-26T00:00:00Z&to=2026-10-27T00:00:00Z`))
     await drain()
     const gone = await same({ ...body, granularity: '1h' }, 'rollups_1h')
-    expect(gone[0].buckets.at(-1).start).toBe('2026-10-25T23:00:00.000Z')
+    expect(gone[0]!.buckets.at(-1).start).toBe('2026-10-25T23:00:00.000Z')
   })
 
   it('keep aggregates after retention removed the raw points, and refuse points before the horizon', async () => {
