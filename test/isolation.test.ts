@@ -117,6 +117,16 @@ async function seedOrganisation() {
   const command = await asA(`/devices/${probe.id}/commands`, { command: 'reboot' })
   const policy = await asA('/retention-policies', { series_id: series.id, raw_days: 36500 }, 'PUT')
   ownedByA.push(metered.id, series.id, rule.id, probe.id, command.id, policy.id)
+  // Sources: a data source and a component with a file.
+  const source = await asA('/data-sources', { name: 'Source of A', type: 'INPUT' })
+  const component = await asA(`/data-sources/${source.id}/components`, { name: 'Component of A' })
+  const put = await t.app.inject({ method: 'PUT', url: `/api/v1/components/${component.id}/file?name=a.csv`, payload: 'a,1', headers: { ...a.headers, 'content-type': 'text/csv' } })
+  expect(put.statusCode, put.body).toBe(200)
+  // Scenarios: a draft linking the component, with a log line.
+  const scenario = await asA('/scenarios', { name: 'Scenario of A' })
+  await asA(`/scenarios/${scenario.id}/components`, { component_id: component.id })
+  await asA(`/scenarios/${scenario.id}/logs`, { message: 'written by A', progress: 10 })
+  ownedByA.push(source.id, component.id, scenario.id)
   expect(ownedByA.every((id) => typeof id === 'string')).toBe(true)
 }
 

@@ -21,8 +21,9 @@ export const RESOURCES = [
  * second factor (sessions only; never delegated to a key). `admin`: members, invitations, the
  * organisation's settings and every key in it. `owner`: grant or take the owner role.
  * `organization:read`: see the organisation and its members. `device`: what a device key may do (post its readings and events, read its commands).
+ * `scenarios:approve`: approve or reject someone else's scenario (seed 000's approval permission).
  */
-export const SPECIAL_SCOPES = ['self', 'account', 'organization:read', 'admin', 'owner', 'device'] as const
+export const SPECIAL_SCOPES = ['self', 'account', 'organization:read', 'admin', 'owner', 'device', 'scenarios:approve'] as const
 
 export const SCOPES: readonly string[] = [...RESOURCES.flatMap((r) => [`${r}:read`, `${r}:write`]), ...SPECIAL_SCOPES]
 
@@ -41,8 +42,8 @@ const writes = RESOURCES.map((r) => `${r}:write`)
 export const ROLE_SCOPES: Readonly<Record<'owner' | 'admin' | 'editor' | 'viewer', readonly string[]>> = {
   viewer: ['self', 'account', 'organization:read', ...reads, 'api_keys:write'],
   editor: ['self', 'account', 'organization:read', ...reads, ...writes],
-  admin: ['self', 'account', 'organization:read', ...reads, ...writes, 'admin'],
-  owner: ['self', 'account', 'organization:read', ...reads, ...writes, 'admin', 'owner'],
+  admin: ['self', 'account', 'organization:read', ...reads, ...writes, 'admin', 'scenarios:approve'],
+  owner: ['self', 'account', 'organization:read', ...reads, ...writes, 'admin', 'scenarios:approve', 'owner'],
 }
 
 /** A device key's fixed scopes. */

@@ -12,6 +12,7 @@ import type { Logger } from '../core/observability/logger.ts'
 import { assetsModule } from './assets/index.ts'
 import { identityModule } from './identity/index.ts'
 import { measurementsModule } from './measurements/index.ts'
+import { sourcesModule } from './sources/index.ts'
 import { unitsModule } from './units/index.ts'
 
 export interface ModuleDeps {
@@ -47,4 +48,4 @@ export interface StratumModule {
   create(deps: ModuleDeps): ModuleInstance
 }
 
-export const modules: StratumModule[] = [identityModule, unitsModule, assetsModule, measurementsModule]
+export const modules: StratumModule[] = [identityModule, unitsModule, assetsModule, measurementsModule, sourcesModule]

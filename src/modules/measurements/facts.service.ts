@@ -4,9 +4,10 @@
 // 001 `sensor.reading`): what a device posts with its key, converted from the unit it reports in,
 // its other fields (quality, batteryLevel...) kept with the point. Both find or make the series
 // in the same transaction as the points, so a refused request leaves nothing behind.
+import { sql } from 'drizzle-orm'
 import type { RequestContext } from '../../core/context.ts'
 import { UUID } from '../../core/behaviours/columns.ts'
-import type { Database } from '../../core/db/database.ts'
+import { rows, type Database } from '../../core/db/database.ts'
 import { ForbiddenError, NotFoundError, ValidationError, type FieldError } from '../../core/errors.ts'
 import type { EventLog } from '../../core/events/events.service.ts'
 import type { EntityRow, ObjectTypeRow } from '../assets/assets.schema.ts'
@@ -17,7 +18,7 @@ import { LIMITS, parseTime } from './datapoints.service.ts'
 import { createPointWriter, normaliseBatch, type NewPoint, type OnConflict } from './insertPoints.ts'
 import type { ValueType } from './measurements.schema.ts'
 import type { Alerts } from './alerts.service.ts'
-import type { Series } from './series.service.ts'
+import { seriesKeyOf, type Series } from './series.service.ts'
 
 const EARLIEST = Date.UTC(1900, 0, 1)
 const AHEAD_MS = 366 * 86_400_000
@@ -58,15 +59,14 @@ export function createFacts({ database, events, assets, series, units, alerts, c
   const db = database.db
 
   /** Writes resolved points and their series in one transaction, one event per series. */
-  async function store(ctx: RequestContext, points: (NewPoint & { entity: EntityRow; type: ObjectTypeRow; prop: Property })[], onConflict: OnConflict) {
-    const keyOf = (entityId: string, propertyId: string) => `${entityId}:${propertyId}`
+  async function store(ctx: RequestContext, points: (NewPoint & { entity: EntityRow; type: ObjectTypeRow; prop: Property; componentId?: string | null })[], onConflict: OnConflict) {
     return database.transaction(async (tx) => {
       const made = await series.ensure(
         tx,
         ctx,
-        points.map((p) => ({ entityId: p.entity.id, objectTypeId: p.type.id, propertyId: p.prop.id, valueType: valueTypeOf(p.prop), unitId: valueTypeOf(p.prop) === 'number' ? p.prop.unit_id : null })),
+        points.map((p) => ({ entityId: p.entity.id, objectTypeId: p.type.id, propertyId: p.prop.id, componentId: p.componentId ?? null, valueType: valueTypeOf(p.prop), unitId: valueTypeOf(p.prop) === 'number' ? p.prop.unit_id : null })),
       )
-      const batch = normaliseBatch(points.map((p) => ({ ...p, series: made.get(keyOf(p.entity.id, p.prop.id))!.key })))
+      const batch = normaliseBatch(points.map((p) => ({ ...p, series: made.get(seriesKeyOf(p.entity.id, p.prop.id, p.componentId ?? null))!.key })))
       await writer.write(tx, batch, onConflict)
       await alerts.evaluate(tx, ctx, batch, new Map([...made.values()].map((s) => [s.key, s])))
       const counts = new Map<number, number>()
@@ -75,6 +75,31 @@ export function createFacts({ database, events, assets, series, units, alerts, c
       await events.appendEvents(tx, ctx, [...counts].map(([key, n]) => ({ type: 'datapoints.written', entityType: 'series', entityId: byKey.get(key)!.id, data: { points: n, on_conflict: onConflict } })))
       return { points: batch.series.length, series: counts.size }
     })
+  }
+
+  /**
+   * Components named by facts: by id, or "data source/component" (a bare component name when
+   * only one data source has one so named). Missing ones are absent from the map.
+   */
+  async function resolveComponents(ctx: RequestContext, refs: string[]): Promise<Map<string, string>> {
+    const out = new Map<string, string>()
+    const wanted = [...new Set(refs)]
+    if (wanted.length === 0) return out
+    const found = await rows<{ ref: string; id: string; exact: boolean }>(
+      db,
+      sql`select r.ref, c.id, (c.id::text = lower(r.ref) or lower(d.name || '/' || c.name) = lower(r.ref)) as exact
+          from jsonb_array_elements_text(${JSON.stringify(wanted)}::jsonb) as r(ref)
+          join components c on c.organization_id = ${ctx.organizationId} and (c.id::text = lower(r.ref) or lower(c.name) = lower(r.ref) or lower(c.name) = lower(substr(r.ref, strpos(r.ref, '/') + 1)))
+          join data_sources d on d.organization_id = c.organization_id and d.id = c.data_source_id`,
+    )
+    for (const ref of wanted) {
+      const mine = found.filter((f) => f.ref === ref)
+      const exact = mine.find((f) => f.exact)
+      const bare = mine.filter((f) => !f.exact && !ref.includes('/'))
+      if (exact) out.set(ref, exact.id)
+      else if (bare.length === 1) out.set(ref, bare[0]!.id)
+    }
+    return out
   }
 
   return {
@@ -101,6 +126,7 @@ export function createFacts({ database, events, assets, series, units, alerts, c
         byId.set(id, await assets.entities.findEntity(db, ctx, id).catch((err) => (err instanceof NotFoundError ? null : Promise.reject(err))))
       }
       const named = await assets.entities.findByNames(db, ctx, items.map((i) => i.object_instance).filter((r) => !UUID.test(r)))
+      const components = await resolveComponents(ctx, items.map((i) => i.component).filter((c): c is string => !!c))
       const latest = clock().getTime() + AHEAD_MS
       const points: Parameters<typeof store>[1] = []
       items.forEach((item, i) => {
@@ -116,12 +142,13 @@ export function createFacts({ database, events, assets, series, units, alerts, c
         const prop = t.props.find((p) => p.id === item.object_type_property || p.name.toLowerCase() === item.object_type_property.toLowerCase())
         if (!prop) return fail(`${at}/object_type_property`, `${item.object_type_property} is not a property of ${t.type.name}`)
         if (!prop.time_varying) return fail(`${at}/object_type_property`, `${t.type.name}.${prop.name} is static: facts are values of time-varying properties`)
-        if (item.component) return fail(`${at}/component`, 'components arrive with data sources (issue #7); send the fact without one')
+        const componentId = item.component ? components.get(item.component) : null
+        if (componentId === undefined) return fail(`${at}/component`, `no component is ${item.component} (give its id, or "data source/component")`)
         const ts = parseTime(item.date_time)
         if (!Number.isFinite(ts) || ts < EARLIEST || ts > latest) return fail(`${at}/date_time`, Number.isFinite(ts) ? 'is outside 1900 to a year from now' : 'is not an ISO 8601 time with a zone or integer epoch milliseconds')
         const v = valueFor(valueTypeOf(prop), item.value)
         if (typeof v === 'string') return fail(`${at}/value`, v)
-        points.push({ series: 0, ts, ...v, tag: item.tag ?? null, description: item.description ?? null, entity: found.entity, type: t.type, prop })
+        points.push({ series: 0, ts, ...v, tag: item.tag ?? null, description: item.description ?? null, entity: found.entity, type: t.type, prop, componentId })
       })
       if (errors.length > 0) throw new ValidationError(`${errors.length >= 100 ? 'at least 100' : errors.length} problem${errors.length === 1 ? '' : 's'} in the facts; nothing was written`, errors)
       await writer.ensurePartitions(normaliseBatch(points))

@@ -13,6 +13,7 @@ import { sql } from 'drizzle-orm'
 import { bigint, boolean, check, doublePrecision, foreignKey, index, integer, jsonb, pgTable, primaryKey, text, timestamp, unique, uniqueIndex, uuid } from 'drizzle-orm/pg-core'
 import { idColumn, statusColumns, tenantColumn, timestamps } from '../../core/behaviours/columns.ts'
 import { entities, objectTypeProperties } from '../assets/assets.schema.ts'
+import { components } from '../sources/sources.schema.ts'
 import { unitDefinitions } from '../units/units.schema.ts'
 
 const tstz = (name: string) => timestamp(name, { withTimezone: true, mode: 'date' })
@@ -35,7 +36,7 @@ export const series = pgTable(
     objectTypeId: uuid('object_type_id').notNull(),
     entityId: uuid('entity_id').notNull(),
     propertyId: uuid('property_id').notNull(),
-    /** Seed 000 DataSourceComponent; its foreign key arrives with the sources module (#7). */
+    /** Seed 000 DataSourceComponent: the component (and so the data source) the values came from. */
     componentId: uuid('component_id'),
     valueType: text('value_type').$type<ValueType>().notNull(),
     /** The unit points are stored in: the property's (base) unit; null for text or unitless series. */
@@ -50,6 +51,7 @@ export const series = pgTable(
     foreignKey({ name: 'series_entity_fk', columns: [t.organizationId, t.entityId, t.objectTypeId], foreignColumns: [entities.organizationId, entities.id, entities.objectTypeId] }).onDelete('restrict'),
     foreignKey({ name: 'series_property_fk', columns: [t.organizationId, t.objectTypeId, t.propertyId], foreignColumns: [objectTypeProperties.organizationId, objectTypeProperties.objectTypeId, objectTypeProperties.id] }).onDelete('restrict'),
     foreignKey({ name: 'series_unit_fk', columns: [t.unitId], foreignColumns: [unitDefinitions.id] }).onDelete('restrict'),
+    foreignKey({ name: 'series_component_fk', columns: [t.organizationId, t.componentId], foreignColumns: [components.organizationId, components.id] }).onDelete('restrict'),
     check('series_value_type_check', sql`${t.valueType} in ('number', 'text')`),
     // The seed's access paths: by (type, property), by component, and by instance.
     index('series_type_property_idx').on(t.organizationId, t.objectTypeId, t.propertyId),

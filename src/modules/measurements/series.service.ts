@@ -51,6 +51,11 @@ export const toSeriesView = (s: SeriesRow, names: { entity: string; type: string
 })
 export type SeriesView = ReturnType<typeof toSeriesView>
 
+const NIL = '00000000-0000-0000-0000-000000000000'
+
+/** How `ensure` keys the series it returns. */
+export const seriesKeyOf = (entityId: string, propertyId: string, componentId: string | null) => `${entityId}:${propertyId}:${componentId ?? ''}`
+
 export function createSeries({ database, events, assets, units }: { database: Database; events: EventLog; assets: Pick<Assets, 'entities' | 'types'>; units: ReturnType<typeof createUnits> }) {
   const db = database.db
 
@@ -144,24 +149,29 @@ export function createSeries({ database, events, assets, units }: { database: Da
     },
 
     /**
-     * The series of (entity, property) pairs, made where missing, inside the caller's transaction
-     * (so a refused request leaves no series behind). Components arrive with #7.
+     * The series of (entity, property, component or none), made where missing, inside the
+     * caller's transaction (so a refused request leaves no series behind). Keyed by `seriesKeyOf`.
      */
-    async ensure(tx: Executor, ctx: RequestContext, wanted: { entityId: string; objectTypeId: string; propertyId: string; valueType: ValueType; unitId: string | null }[]): Promise<Map<string, SeriesRow>> {
-      const keyOf = (entityId: string, propertyId: string) => `${entityId}:${propertyId}`
-      const unique = [...new Map(wanted.map((w) => [keyOf(w.entityId, w.propertyId), w])).values()]
+    async ensure(tx: Executor, ctx: RequestContext, wanted: { entityId: string; objectTypeId: string; propertyId: string; componentId?: string | null; valueType: ValueType; unitId: string | null }[]): Promise<Map<string, SeriesRow>> {
+      const unique = [...new Map(wanted.map((w) => [seriesKeyOf(w.entityId, w.propertyId, w.componentId ?? null), w])).values()]
       if (unique.length === 0) return new Map()
       const made = await tx
         .insert(series)
-        .values(unique.map((w) => ({ organizationId: orgOf(ctx), objectTypeId: w.objectTypeId, entityId: w.entityId, propertyId: w.propertyId, componentId: null, valueType: w.valueType, unitId: w.unitId, createdBy: actorLabel(ctx.actor) })))
+        .values(unique.map((w) => ({ organizationId: orgOf(ctx), objectTypeId: w.objectTypeId, entityId: w.entityId, propertyId: w.propertyId, componentId: w.componentId ?? null, valueType: w.valueType, unitId: w.unitId, createdBy: actorLabel(ctx.actor) })))
         .onConflictDoNothing({ target: [series.organizationId, series.entityId, series.propertyId, series.componentId] })
         .returning()
-      await events.appendEvents(tx, ctx, made.map((row) => ({ type: 'series.created', entityType: 'series', entityId: row.id, data: { entity_id: row.entityId, property_id: row.propertyId, component_id: null, value_type: row.valueType } })))
+      await events.appendEvents(tx, ctx, made.map((row) => ({ type: 'series.created', entityType: 'series', entityId: row.id, data: { entity_id: row.entityId, property_id: row.propertyId, component_id: row.componentId, value_type: row.valueType } })))
+      const list = (xs: string[]) => `{${xs.join(',')}}`
       const all = await tx
         .select()
         .from(series)
-        .where(and(inOrg(series, ctx), sql`${series.componentId} is null`, sql`(${series.entityId}, ${series.propertyId}) in (select * from unnest(${`{${unique.map((w) => w.entityId).join(',')}}`}::uuid[], ${`{${unique.map((w) => w.propertyId).join(',')}}`}::uuid[]))`))
-      return new Map(all.map((r) => [keyOf(r.entityId, r.propertyId), r]))
+        .where(
+          and(
+            inOrg(series, ctx),
+            sql`(${series.entityId}, ${series.propertyId}, coalesce(${series.componentId}, ${NIL}::uuid)) in (select * from unnest(${list(unique.map((w) => w.entityId))}::uuid[], ${list(unique.map((w) => w.propertyId))}::uuid[], ${list(unique.map((w) => w.componentId ?? NIL))}::uuid[]))`,
+          ),
+        )
+      return new Map(all.map((r) => [seriesKeyOf(r.entityId, r.propertyId, r.componentId), r]))
     },
 
     /** The unit of a number series as a convertible unit, for conversions on the way in and out. */
