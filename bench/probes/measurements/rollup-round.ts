@@ -1,0 +1,15 @@
+// Marks every (series, hour) of the database stale and times the rollup maintainer's rounds
+// (PostgreSQL; database kept by `KEEP=1 npx tsx bench/rollups.bench.ts`; statement times in the
+// server log with log_min_duration_statement = 0).
+//   DATABASE_URL=postgres://postgres@127.0.0.1:55433/bench_rollups npx tsx bench/probes/measurements/rollup-round.ts
+const { openPostgres } = await import('../../../src/core/db/postgres.ts')
+const { createRollups } = await import('../../../src/modules/measurements/rollups.ts')
+const database = await openPostgres({ url: process.env.DATABASE_URL!, poolMax: 4, statementTimeoutMs: 0, applicationName: 'probe' })
+await database.pool.query(`insert into rollup_dirty select distinct series_id, date_trunc('hour', ts, 'UTC') from points on conflict do nothing`)
+const n = Number((await database.pool.query('select count(*) as n from rollup_dirty')).rows[0].n)
+const points = Number((await database.pool.query('select count(*) as n from points')).rows[0].n)
+const t = performance.now()
+const done = await createRollups({ database }).drain()
+const ms = performance.now() - t
+console.log({ pairs: n, done, points, ms: Math.round(ms), points_per_s: Math.round(points / (ms / 1000)) })
+await database.close()
