@@ -9,6 +9,7 @@ import { createLogger, type Logger } from '../core/observability/logger.ts'
 import { VERSION, createApp, openRuntime, seedDemo, startWorker, type Runtime } from '../core/runtime.ts'
 import { identityCommands } from './identity.commands.ts'
 import { measurementsCommands } from './measurements.commands.ts'
+import { sourcesCommands } from './sources.commands.ts'
 import { unitsCommands } from './units.commands.ts'
 
 export const EXIT = { ok: 0, failure: 1, usage: 2, config: 3, database: 4 } as const
@@ -91,6 +92,7 @@ const COMMANDS: Record<string, Command> = {
   ...identityCommands,
   ...unitsCommands,
   ...measurementsCommands,
+  ...sourcesCommands,
   version: {
     summary: 'Print the version',
     usage: 'stratum version',

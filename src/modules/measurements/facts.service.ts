@@ -15,6 +15,7 @@ import type { Assets } from '../assets/index.ts'
 import { convert } from '../units/index.ts'
 import type { createUnits } from '../units/units.service.ts'
 import { LIMITS, parseTime } from './datapoints.service.ts'
+import { factPage, factSeries, type FactFilter } from './factsQuery.ts'
 import { createPointWriter, normaliseBatch, type NewPoint, type OnConflict } from './insertPoints.ts'
 import type { ValueType } from './measurements.schema.ts'
 import type { Alerts } from './alerts.service.ts'
@@ -103,6 +104,11 @@ export function createFacts({ database, events, assets, series, units, alerts, c
   }
 
   return {
+    /** Facts read back in the seed's shape, by the seed's access pattern (factsQuery.ts). */
+    async list(ctx: RequestContext, q: FactFilter & { from?: string | undefined; to?: string | undefined; limit: number; cursor?: string | undefined }) {
+      return factPage(db, await factSeries(db, ctx, q), q)
+    },
+
     /** Seed-000 facts: up to the datapoints limit per request, all or nothing. */
     async ingestFacts(ctx: RequestContext, items: FactItem[], onConflict: OnConflict = 'overwrite') {
       if (items.length > LIMITS.pointsPerRequest) throw new ValidationError(`at most ${LIMITS.pointsPerRequest} facts per request`, [{ path: '/body/items', message: `has ${items.length}; the limit is ${LIMITS.pointsPerRequest}` }])

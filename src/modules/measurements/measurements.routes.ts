@@ -103,6 +103,30 @@ const ReadingSchema = Type.Object(
 )
 const ReadingsBody = Type.Union([ReadingSchema, Strict({ readings: Type.Array(ReadingSchema, { minItems: 1, maxItems: LIMITS.pointsPerRequest }) })])
 const Written = Type.Object({ points: Type.Integer(), series: Type.Integer() })
+/** A fact as the seed names it, with its component's data source and its property's unit category. */
+export const FactSchema = Type.Object({
+  series_id: Uuid(),
+  object_type: Type.String(),
+  object_instance: Type.String(),
+  object_type_property: Type.String(),
+  component: Nullable(Type.String()),
+  data_source: Nullable(Type.String({ description: "Derived from the component (the seed's MainClass.data_source)" })),
+  sub_data_source: Nullable(Type.String({ description: "The property's unit category (the seed's MainClass.sub_data_source)" })),
+  date_time: Timestamp(),
+  value: Type.Union([Type.Number(), Type.String(), Type.Null()]),
+  tag: Nullable(Type.String()),
+  description: Nullable(Type.String()),
+})
+const FactsQuery = Strict({
+  ...pageQuery,
+  component: Type.Optional(Type.String({ maxLength: 300, description: 'Id, or "data source/component"' })),
+  data_source: Type.Optional(Type.String({ maxLength: 200 })),
+  object_type: Type.Optional(Type.String({ maxLength: 100 })),
+  object_instance: Type.Optional(Type.String({ maxLength: 200 })),
+  object_type_property: Type.Optional(Type.String({ maxLength: 100 })),
+  from: Type.Optional(Type.String({ maxLength: 40 })),
+  to: Type.Optional(Type.String({ maxLength: 40 })),
+})
 const QueryBody = Strict({
   series_ids: Type.Array(Type.String({ maxLength: 100 }), { minItems: 1, maxItems: QUERY_LIMITS.series }),
   start: Type.String({ maxLength: 40, description: 'Inclusive, ISO 8601 with a zone' }),
@@ -233,6 +257,21 @@ export const measurementRoutes: FastifyPluginAsyncTypebox<{ series: Series; data
       },
     },
     (req) => facts.ingestFacts(req.ctx, req.body.items, req.body.on_conflict),
+  )
+  app.get(
+    '/facts',
+    {
+      config: { scope: read },
+      schema: {
+        operationId: 'listFacts',
+        tags,
+        summary: 'Facts by component, data source, type, instance and property (ids or names) in [from, to), series by series in time order',
+        description: "The seed's access pattern: facts of a component and an (object_type, object_type_property) in a time range.",
+        querystring: FactsQuery,
+        response: { 200: Type.Object({ data: Type.Array(FactSchema), next_cursor: Nullable(Type.String()) }), ...problems(422) },
+      },
+    },
+    (req) => facts.list(req.ctx, { ...req.query, limit: req.query.limit ?? 1000 }),
   )
   app.post(
     '/readings',

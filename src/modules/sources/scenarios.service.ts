@@ -198,6 +198,8 @@ export function createScenarios({ database, events, sources }: { database: Datab
   return {
     find,
     log,
+    /** The scenario row, for other services of this module (404 when not the organisation's). */
+    row: (ctx: RequestContext, id: string) => find(database.db, ctx, id),
 
     async create(ctx: RequestContext, input: NewScenario) {
       const dates = period(input.period_start, input.period_end, '/body')

@@ -100,6 +100,12 @@ describe('facts with a component', () => {
     const series = ok(await api('GET', `/series?component_id=${run.id}`)).data
     expect(series).toHaveLength(1)
     expect(ok(await api('GET', `/series/${series[0].id}/datapoints`)).data.map((p: Json) => p.value)).toEqual([812.5, 812.5])
+    // The seed's access pattern: by component and (type, property) in a time range.
+    const listed = ok(await api('GET', `/facts?component=${encodeURIComponent('Allocation/Run 1')}&object_type=Well&object_type_property=oil_rate&from=2026-11-02T00:00:00Z&to=2026-12-01T00:00:00Z`))
+    expect(listed.data).toEqual([{ series_id: series[0].id, object_type: 'Well', object_instance: 'Well-12', object_type_property: 'oil_rate', component: 'Run 1', data_source: 'Allocation', sub_data_source: 'Oil Rate', date_time: '2026-11-02T00:00:00.000Z', value: 812.5, tag: null, description: null }])
+    const paged = ok(await api('GET', `/facts?object_instance=Well-12&limit=2`))
+    expect(paged.data).toHaveLength(2)
+    expect(ok(await api('GET', `/facts?object_instance=Well-12&limit=2&cursor=${paged.next_cursor}`)).data).toHaveLength(1)
     const unknown = await api('POST', '/facts', { items: [{ ...fact, component: 'Allocation/Run 9' }] })
     expect(unknown.status).toBe(422)
     expect(unknown.body.errors[0].path).toBe('/body/items/0/component')
