@@ -5,7 +5,7 @@
 //    maintainer's rounds until nothing is stale (timed: that is what rollups cost).
 //  - hourly: avg, min, max, count per UTC hour of every series. API: 10 requests of 100 series
 //    (the published per-query limit), served from hour rollups. Direct SQL: one statement over
-//    all 1,000 series on `points` (date_trunc('hour', ts, 'UTC'), GROUP BY series, hour).
+//    all 1,000 series on `points` (date_bin('1 hour', ts, start), GROUP BY series, hour).
 //    Also the API with `rollups: false` (raw, for reference).
 //  - ad hoc: the same aggregates in 450-second buckets (not a whole minute, so no rollup can
 //    answer). API: 10 requests of 100 series, from raw points. Direct SQL: date_bin('450
@@ -167,9 +167,12 @@ async function viaSql(bucket: string): Promise<Side> {
 }
 const same = (x: Side, y: Side) => x.buckets === y.buckets && x.count === y.count && Math.abs(x.maxSum - y.maxSum) < 1e-6 * Math.abs(y.maxSum)
 
+// The direct SQL buckets with date_bin from a constant origin, as the API does on raw points:
+// measured on 1M points, date_trunc('hour', ts, 'UTC') took 740-1000 ms, date_trunc('hour', ts)
+// 325 ms and date_bin 215 ms, so this is the fastest form, not a straw man.
 const cases = [
-  { name: 'hourly', granularity: '1h', rollups: true, sql: `date_trunc('hour', ts, 'UTC')` },
-  { name: 'hourly-raw', granularity: '1h', rollups: false, sql: `date_trunc('hour', ts, 'UTC')` },
+  { name: 'hourly', granularity: '1h', rollups: true, sql: `date_bin('1 hour', ts, '${start}'::timestamptz)` },
+  { name: 'hourly-raw', granularity: '1h', rollups: false, sql: `date_bin('1 hour', ts, '${start}'::timestamptz)` },
   { name: 'adhoc-450s', granularity: '450s', rollups: true, sql: `date_bin('450 seconds', ts, '${start}'::timestamptz)` },
 ]
 const summary: Record<string, unknown>[] = []

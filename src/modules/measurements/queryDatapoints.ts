@@ -46,14 +46,18 @@ export interface DatapointQuery {
 const FIXED: Record<string, string> = { s: 'seconds', m: 'minutes', h: 'hours' }
 const CALENDAR: Record<string, string> = { d: 'day', w: 'week', mo: 'month', y: 'year' }
 
-/** The bucket expression for a granularity, or a 422 naming it. */
-function bucketOf(granularity: string, tz: string, start: string): SQL {
+/**
+ * The bucket expression for a granularity, or a 422 naming it. Fixed steps are anchored at
+ * `origin`, local midnight of the first day, passed as a constant: `date_trunc(.., tz)` inside
+ * the expression ran once per row (stable, not folded) and made a 1M-point query 2.75x slower.
+ */
+function bucketOf(granularity: string, tz: string, origin: string): SQL {
   const m = /^(\d{1,4})(s|m|h|d|w|mo|y)$/.exec(granularity)
   if (!m) throw new ValidationError(`granularity ${granularity} is not one of <n>s, <n>m, <n>h, 1d, 1w, 1mo, 1y`, [{ path: '/body/granularity', message: 'must be <n>s, <n>m, <n>h, 1d, 1w, 1mo or 1y' }])
   const n = Number(m[1])
   const unit = m[2]!
   if (n < 1) throw new ValidationError('granularity must be at least 1', [{ path: '/body/granularity', message: 'must be at least 1' }])
-  if (FIXED[unit]) return sql`date_bin(${`${n} ${FIXED[unit]}`}::interval, ts, date_trunc('day', ${start}::timestamptz, ${tz}))`
+  if (FIXED[unit]) return sql`date_bin(${`${n} ${FIXED[unit]}`}::interval, ts, ${origin}::timestamptz)`
   if (n !== 1) throw new ValidationError(`calendar granularities take 1 (1d, 1w, 1mo, 1y), not ${n}`, [{ path: '/body/granularity', message: 'calendar units take 1 only' }])
   return sql`date_trunc(${CALENDAR[unit]!}, ts, ${tz})`
 }
@@ -100,6 +104,8 @@ interface Aggregated {
 
 interface AggregatePlan {
   bucket: SQL
+  /** No series can have more buckets than the limit: skip the per-series cut (a sort and a window). */
+  uncut: boolean
   granularity: string
   tz: string
   start: number
@@ -108,6 +114,17 @@ interface AggregatePlan {
   limit: number
   rollups: boolean
 }
+
+/** At most how many buckets one series can have in [start, end): then no per-series cut is needed. */
+function maxBuckets(granularity: string, origin: number, start: number, end: number): number {
+  const m = /^(\d{1,4})(s|m|h|d|w|mo|y)$/.exec(granularity)!
+  const n = Number(m[1])
+  const shortest: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000, d: 23 * 3_600_000, w: 7 * 86_400_000 - 3_600_000, mo: 28 * 86_400_000 - 3_600_000, y: 365 * 86_400_000 - 3_600_000 }
+  return Math.floor((end - Math.min(origin, start)) / (n * shortest[m[2]!]!)) + 2
+}
+
+/** A bucket's start as ISO 8601 text, made by the database: parsing 22,000 timestamps into Dates and back was a tenth of a query's time. */
+const ISO_B = sql`to_char(c.b at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`
 
 function timeOf(value: string, path: string, errors: FieldError[]): number {
   const t = parseTime(value)
@@ -160,16 +177,16 @@ export function createDatapointQueries({ database, series, assets, units, prefer
     }
     const byKey = (xs: Aggregated[]) => new Map(xs.map((x) => [x.s.key, x]))
     if (fromRollups.length > 0) {
-      const found = await rows<{ series_id: string | number; b: Date | string; count: number; avg?: number | null; min?: number | null; max?: number | null; sum?: number | null; stddev?: number | null; first_v?: number | null; first_t?: string | null; last_v?: number | null; last_t?: string | null }>(
+      const found = await rows<{ series_id: string | number; iso: string; count: number; avg?: number | null; min?: number | null; max?: number | null; sum?: number | null; stddev?: number | null; first_v?: number | null; first_t?: string | null; last_v?: number | null; last_t?: string | null }>(
         db,
-        combine(p.bucket, partials(fromRollups.map((x) => x.s.key), grain!, p.start, p.end), p.limit, p.aggregates),
+        combine(p.bucket, partials(fromRollups.map((x) => x.s.key), grain!, p.start, p.end), p.uncut ? null : p.limit, p.aggregates),
       )
       const keyed = byKey(fromRollups)
       for (const x of fromRollups) x.slot.source = grain!.name
       for (const r of found) {
         const x = keyed.get(Number(r.series_id))!
         if (x.slot.buckets.length === p.limit) {
-          x.slot.next_start = new Date(r.b).toISOString()
+          x.slot.next_start = r.iso
           continue
         }
         const { a, b } = affine(x.from, x.to)!
@@ -180,7 +197,7 @@ export function createDatapointQueries({ database, series, assets, units, prefer
           x.s.valueType === 'number'
             ? { count: r.count, avg: at(r.avg), min: a < 0 ? hi : lo, max: a < 0 ? lo : hi, sum: r.sum == null ? null : a * Number(r.sum) + b * r.count, stddev: r.stddev == null ? null : Math.abs(a) * Number(r.stddev), first: at(r.first_v), last: at(r.last_v) }
             : { count: r.count, first: r.first_t ?? null, last: r.last_t ?? null }
-        const out: Record<string, string | number | null> = { start: new Date(r.b).toISOString() }
+        const out: Record<string, string | number | null> = { start: r.iso }
         for (const agg of p.aggregates) out[agg] = all[agg] ?? null
         x.slot.buckets.push(out)
       }
@@ -208,23 +225,27 @@ export function createDatapointQueries({ database, series, assets, units, prefer
         last: sql`, (array_agg(${v} order by ts desc))[1] as last`,
       }
       const picked = p.aggregates.flatMap((a) => (SQL_OF[a] ? [SQL_OF[a]] : []))
-      if (percentiles.length) picked.push(sql`, percentile_cont(${`{${percentiles.join(',')}}`}::float8[]) within group (order by v) as pct`)
-      const found = await rows<Record<string, unknown> & { series_id: string | number; b: Date | string }>(
+      const names = p.aggregates.filter((a) => SQL_OF[a]).map((a) => sql`, c.${sql.identifier(a)}`)
+      if (percentiles.length) {
+        picked.push(sql`, percentile_cont(${`{${percentiles.join(',')}}`}::float8[]) within group (order by v) as pct`)
+        names.push(sql`, c.pct`)
+      }
+      const found = await rows<Record<string, unknown> & { series_id: string | number; iso: string }>(
         db,
-        sql`select * from (select g.*, row_number() over (partition by series_id order by b) as rn from (
+        sql`select c.series_id, ${ISO_B} as iso, c.count${sql.join(names, sql``)} from (select g.* ${p.uncut ? sql`` : sql`, row_number() over (partition by series_id order by b) as rn`} from (
               select series_id, ${p.bucket} as b, count(*)::int as count${sql.join(picked, sql``)}
               from (select series_id, ts, ${group[0]!.value} as v, value_text as t from points where series_id = any(${keyList(group.map((x) => x.s.key))}) and ${range}) p
               group by 1, 2) g) c
-            where rn <= ${p.limit + 1} order by series_id, b`,
+            ${p.uncut ? sql`` : sql`where rn <= ${p.limit + 1}`} order by series_id, b`,
       )
       const keyed = byKey(group)
       for (const r of found) {
         const x = keyed.get(Number(r.series_id))!
         if (x.slot.buckets.length === p.limit) {
-          x.slot.next_start = new Date(r.b).toISOString()
+          x.slot.next_start = r.iso
           continue
         }
-        const out: Record<string, string | number | null> = { start: new Date(r.b).toISOString() }
+        const out: Record<string, string | number | null> = { start: r.iso }
         for (const a of p.aggregates) {
           if (a.startsWith('p')) out[a] = (r.pct as number[])[percentiles.indexOf(Number(a.slice(1)) / 100)] ?? null
           else out[a] = a === 'count' ? (r.count as number) : r[a] === null || r[a] === undefined ? null : numeric ? Number(r[a]) : String(r[a])
@@ -253,7 +274,8 @@ export function createDatapointQueries({ database, series, assets, units, prefer
       const missing = q.series_ids.findIndex((id) => !found.has(id))
       if (missing >= 0) throw new ValidationError(`series ${q.series_ids[missing]} is not a series of this organisation`, [{ path: `/body/series_ids/${missing}`, message: 'is not a series of this organisation' }])
       const aggregates = q.aggregates ?? ['count', 'avg', 'min', 'max']
-      const bucket = q.granularity ? bucketOf(q.granularity, tz, new Date(start).toISOString()) : null
+      const [midnight] = q.granularity ? await rows<{ o: Date | string }>(db, sql`select date_trunc('day', ${new Date(start).toISOString()}::timestamptz, ${tz}) as o`) : []
+      const bucket = q.granularity ? bucketOf(q.granularity, tz, new Date(midnight!.o).toISOString()) : null
       const range = sql`ts >= ${new Date(start).toISOString()}::timestamptz and ts < ${new Date(end).toISOString()}::timestamptz`
 
       const data: QueryAnswerItem[] = []
@@ -318,7 +340,8 @@ export function createDatapointQueries({ database, series, assets, units, prefer
         data.push(slot)
         aggregated.push({ s, from, to, value, slot })
       }
-      if (aggregated.length > 0) await aggregate(aggregated, { bucket: bucket!, granularity: q.granularity!, tz, start, end, aggregates, limit: Math.min(q.limit ?? QUERY_LIMITS.bucketsPerSeries, QUERY_LIMITS.bucketsPerSeries), rollups: q.rollups !== false })
+      const limit = Math.min(q.limit ?? QUERY_LIMITS.bucketsPerSeries, QUERY_LIMITS.bucketsPerSeries)
+      if (aggregated.length > 0) await aggregate(aggregated, { bucket: bucket!, uncut: maxBuckets(q.granularity!, new Date(midnight!.o).getTime(), start, end) <= limit, granularity: q.granularity!, tz, start, end, aggregates, limit, rollups: q.rollups !== false })
       return { start: new Date(start).toISOString(), end: new Date(end).toISOString(), granularity: q.granularity ?? null, time_zone: tz, data }
     },
   }

@@ -126,11 +126,11 @@ export function partials(keys: number[], grain: Grain, start: number, end: numbe
 
 /**
  * Buckets of every series combined from partial aggregates (Chan's formula for the spread), at
- * most `limit + 1` a series. Values stay in the series' unit. Only what is asked is computed:
+ * most `limit + 1` a series (no cut when `limit` is null). Values stay in the series' unit. Only what is asked is computed:
  * first and last sort each bucket's partials, and the spread needs each bucket's mean first
  * (measured: with all of them, combining 2,800 hour rows took 31 ms; without, 5).
  */
-export function combine(bucket: SQL, parts: SQL, limit: number, aggregates: readonly string[]): SQL {
+export function combine(bucket: SQL, parts: SQL, limit: number | null, aggregates: readonly string[]): SQL {
   const want = new Set(aggregates)
   const spread = want.has('stddev')
   const columns = [
@@ -143,12 +143,15 @@ export function combine(bucket: SQL, parts: SQL, limit: number, aggregates: read
     want.has('first') ? sql`(array_agg(fv order by first_ts))[1] as first_v, (array_agg(ft order by first_ts))[1] as first_t` : null,
     want.has('last') ? sql`(array_agg(lv order by last_ts desc))[1] as last_v, (array_agg(lt order by last_ts desc))[1] as last_t` : null,
   ].filter((c): c is SQL => c !== null)
+  const names = ['count', 'avg', 'min', 'max', 'sum', 'stddev'].filter((a) => a === 'count' || want.has(a)).map((a) => sql`c.${sql.identifier(a)}`)
+  if (want.has('first')) names.push(sql`c.first_v`, sql`c.first_t`)
+  if (want.has('last')) names.push(sql`c.last_v`, sql`c.last_t`)
   const rowsOf = sql`(select p.*, ${bucket} as b from (${parts}) p)`
   const source = spread ? sql`(select y.*, sum(y.sum) over w / sum(y.n) over w as mean from ${rowsOf} y window w as (partition by y.series_id, y.b))` : rowsOf
   return sql`
-    select * from (
-      select series_id, b, ${sql.join(columns, sql`, `)}, row_number() over (partition by series_id order by b) as rn
+    select c.series_id, to_char(c.b at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') as iso, ${sql.join(names, sql`, `)} from (
+      select series_id, b, ${sql.join(columns, sql`, `)} ${limit === null ? sql`` : sql`, row_number() over (partition by series_id order by b) as rn`}
       from ${source} z
       group by series_id, b) c
-    where rn <= ${limit + 1} order by series_id, b`
+    ${limit === null ? sql`` : sql`where rn <= ${limit + 1}`} order by series_id, b`
 }
