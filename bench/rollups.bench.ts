@@ -17,7 +17,8 @@
 // bench_rollups is created there and dropped at the end). From the repo root:
 //   npx tsx bench/rollups.bench.ts
 //   DATABASE_URL=postgres://postgres@127.0.0.1:55433/postgres npx tsx bench/rollups.bench.ts
-//   knobs: SERIES=1000 (a multiple of 100), PER=10000 (points per series), ROUNDS=3, KEEP=1 (keep the PostgreSQL database)
+//   knobs: SERIES=1000 (a multiple of 100), PER=10000 (points per series), STEP_S=10 (seconds between points),
+//   ROUNDS=3, KEEP=1 (keep the PostgreSQL database)
 // Raw JSON lines go to bench/results/rollups-<engine>-<time>.jsonl.
 import { execSync } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
@@ -31,7 +32,7 @@ const BENCH = dirname(fileURLToPath(import.meta.url))
 const S = Number(process.env.SERIES ?? 1000)
 const PER = Number(process.env.PER ?? 10_000)
 const ROUNDS = Number(process.env.ROUNDS ?? 3)
-const STEP_MS = 10_000
+const STEP_MS = Number(process.env.STEP_S ?? 10) * 1000
 const T0 = Date.UTC(2026, 10, 1)
 const T_END = T0 + PER * STEP_MS // exclusive
 const PG_URL = process.env.DATABASE_URL || null

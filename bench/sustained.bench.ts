@@ -28,7 +28,9 @@ const port = await new Promise<number>((resolve) => {
     s.close(() => resolve(p))
   })
 })
-const env = { ...process.env, STRATUM_DATA_DIR: mkdtempSync(join(tmpdir(), 'stratum-sustained-')), PORT: String(port), LOG_LEVEL: 'warn', STRATUM_WORKERS: 'false' }
+// Workers on (the default), so the rollup maintainer keeps up with ingest in the same process,
+// as it does for users; WORKERS=false measures ingest alone.
+const env = { ...process.env, STRATUM_DATA_DIR: mkdtempSync(join(tmpdir(), 'stratum-sustained-')), PORT: String(port), LOG_LEVEL: 'warn', STRATUM_WORKERS: process.env.WORKERS ?? 'true' }
 const server = track(spawn(process.execPath, [join(BENCH, '..', 'bin', 'stratum.js'), 'serve'], { env, stdio: ['ignore', 'inherit', 'inherit'] }))
 const base = `http://127.0.0.1:${port}/api/v1`
 for (let i = 0; ; i++) {
@@ -93,7 +95,16 @@ const target = maxRate / 2
 const intervalMs = (SERIES * PER_SERIES * 1000) / target
 latencies.length = 0
 errors = 0
-const samples: { t_s: number; rss_mib: number; p99_ms: number }[] = []
+const samples: { t_s: number; rss_mib: number; p99_ms: number; rollup_backlog: number | null }[] = []
+/** Stale series-hours the rollup maintainer had left at its last round (from /metrics). */
+const backlog = async () => {
+  try {
+    const m = /stratum_background_backlog\{task="measurements.rollups"\} (\d+)/.exec(await (await fetch(`${base.replace('/api/v1', '')}/metrics`)).text())
+    return m ? Number(m[1]) : null
+  } catch {
+    return null
+  }
+}
 const startedAt = performance.now()
 let requests = 0
 const inFlight = new Set<Promise<void>>()
@@ -104,7 +115,7 @@ while (performance.now() - startedAt < DURATION_S * 1000) {
   requests++
   const elapsed = (performance.now() - startedAt) / 1000
   if (elapsed >= nextSample) {
-    samples.push({ t_s: Math.round(elapsed), rss_mib: Math.round(rss()), p99_ms: Math.round(pct(latencies.slice(-200), 0.99)) })
+    samples.push({ t_s: Math.round(elapsed), rss_mib: Math.round(rss()), p99_ms: Math.round(pct(latencies.slice(-200), 0.99)), rollup_backlog: await backlog() })
     log({ case: 'sample', ...samples[samples.length - 1] })
     nextSample += SAMPLE_S
   }
@@ -128,6 +139,15 @@ log({
   rss_mib_last: last,
   rss_mib_min: Math.min(...samples.map((s) => s.rss_mib)),
   rss_mib_max: Math.max(...samples.map((s) => s.rss_mib)),
+  rollup_backlog: samples.map((s) => s.rollup_backlog),
 })
+// After the load: how long the maintainer takes to catch up.
+const idleAt = performance.now()
+let left = await backlog()
+while (left !== null && left > 0 && performance.now() - idleAt < 120_000) {
+  await new Promise((r) => setTimeout(r, 1000))
+  left = await backlog()
+}
+log({ case: 'rollups_after_load', backlog: left, seconds_to_catch_up: left === 0 ? +((performance.now() - idleAt) / 1000).toFixed(1) : null })
 server.kill('SIGTERM')
 await new Promise((r) => server.on('exit', r))

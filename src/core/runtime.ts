@@ -80,7 +80,7 @@ export async function startWorker(rt: Runtime, extraHandlers: JobHandler<any>[] 
   })
   await schedulePartitionUpkeep(rt.database)
   await worker.start()
-  const loops = rt.modules.flatMap((m) => m.background ?? []).map((task) => runInBackground(task, rt.log.child({ component: task.name })))
+  const loops = rt.modules.flatMap((m) => m.background ?? []).map((task) => runInBackground(task, rt.log.child({ component: task.name }), rt.metrics))
   const stopJobs = worker.stop
   worker.stop = async (deadlineMs: number) => {
     await Promise.all(loops.map((l) => l.stop()))
@@ -90,7 +90,7 @@ export async function startWorker(rt: Runtime, extraHandlers: JobHandler<any>[] 
 }
 
 /** Runs a module's upkeep round after round until stopped; a failed round is logged and retried later. */
-function runInBackground(task: BackgroundTask, log: Logger) {
+function runInBackground(task: BackgroundTask, log: Logger, metrics: Metrics) {
   let stopped = false
   let wake: (() => void) | null = null
   const loop = (async () => {
@@ -98,6 +98,7 @@ function runInBackground(task: BackgroundTask, log: Logger) {
       let more = false
       try {
         more = await task.run()
+        if (task.backlog) metrics.backlog.set({ task: task.name }, task.backlog())
       } catch (err) {
         log.error({ err }, `${task.name} round failed`)
       }

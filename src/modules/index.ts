@@ -31,6 +31,8 @@ export interface BackgroundTask {
   intervalMs: number
   /** One round of work; true when there is more to do at once. */
   run(): Promise<boolean>
+  /** What was left to do after the last round, for the `stratum_background_backlog` gauge. */
+  backlog?(): number
 }
 
 export interface ModuleInstance {

@@ -30,7 +30,13 @@ export function createMetrics(options: { defaults?: boolean } = {}) {
     labelNames: ['consumer'] as const,
     registers: [registry],
   })
-  return { registry, httpDuration, jobsFinished, jobDuration, consumerLag }
+  const backlog = new Gauge({
+    name: 'stratum_background_backlog',
+    help: "Work a module's background upkeep had left at its last round (rollups: stale series-hours)",
+    labelNames: ['task'] as const,
+    registers: [registry],
+  })
+  return { registry, httpDuration, jobsFinished, jobDuration, consumerLag, backlog }
 }
 
 export type Metrics = ReturnType<typeof createMetrics>

@@ -59,9 +59,11 @@ export async function recompute(tx: Executor, pairs: { series: number[]; hours: 
 
 export function createRollups({ database }: { database: Database }) {
   /** One round: takes up to 5,000 stale pairs and rebuilds them; the number taken. */
+  let left = 0
   async function round(): Promise<number> {
-    const [any] = await rows<{ one: number }>(database.db, sql`select 1 as one from rollup_dirty limit 1`)
-    if (!any) return 0
+    const [stale] = await rows<{ n: number }>(database.db, sql`select count(*)::int as n from rollup_dirty`)
+    left = stale!.n
+    if (left === 0) return 0
     return database.transaction(async (tx) => {
       await tx.execute(sql`select pg_advisory_xact_lock(hashtext('stratum.rollups'))`)
       // SKIP LOCKED: a pair a writer has just marked (and holds) waits for the next round.
@@ -70,6 +72,7 @@ export function createRollups({ database }: { database: Database }) {
         sql`delete from rollup_dirty where (series_id, hour) in (select series_id, hour from rollup_dirty limit ${ROUND} for update skip locked) returning series_id as s, hour as h`,
       )
       await recompute(tx, { series: taken.map((t) => Number(t.s)), hours: taken.map((t) => new Date(t.h).toISOString()) })
+      left = Math.max(0, left - taken.length)
       return taken.length
     })
   }
@@ -86,7 +89,7 @@ export function createRollups({ database }: { database: Database }) {
       }
     },
     /** The maintainer every worker process runs. */
-    task: { name: 'measurements.rollups', intervalMs: 1000, run: async () => (await round()) === ROUND },
+    task: { name: 'measurements.rollups', intervalMs: 1000, run: async () => (await round()) === ROUND, backlog: () => left },
   }
 }
 
