@@ -224,7 +224,7 @@ export function createDatapoints({ database, events, series, units, alerts, cloc
           tx,
           // The hours that lost points are marked stale in the same statement, so their rollups are recomputed.
           sql`with d as (delete from points where series_id = ${s.key} ${from ? sql`and ts >= ${from}::timestamptz` : sql``} ${to ? sql`and ts < ${to}::timestamptz` : sql``} returning date_trunc('hour', ts, 'UTC') as hour),
-                   m as (insert into rollup_dirty (series_id, hour) select distinct ${s.key}::bigint, hour from d order by 2 on conflict (series_id, hour) do update set hour = excluded.hour)
+                   m as (insert into rollup_dirty (series_id, first_hour, last_hour) select ${s.key}::bigint, min(hour), max(hour) from d having count(*) > 0)
               select count(*)::int as n from d`,
         )
         await events.appendEvent(tx, ctx, { type: 'datapoints.deleted', entityType: 'series', entityId: s.id, data: { points: r!.n, from: from ?? null, to: to ?? null } })

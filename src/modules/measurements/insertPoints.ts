@@ -4,8 +4,8 @@
 // docs/design/measurements.md §1.2: plain INSERT 0.6x of COPY, ON CONFLICT DO UPDATE 0.3-0.4x,
 // and parameters built by the driver from JS arrays 30-40 % slower than the literals.
 // The months a batch touches get their partitions first, in a short transaction of their own
-// (creating a partition locks the parent table). Every write marks the (series, UTC hour) pairs
-// it touched in `rollup_dirty`, in the same transaction, for the rollup maintainer (rollups.ts).
+// (creating a partition locks the parent table). Every write queues the UTC hours it touched,
+// one range per series, in `rollup_dirty`, in the same transaction, for the rollup maintainer.
 import { sql } from 'drizzle-orm'
 import type { Database, Executor } from '../../core/db/database.ts'
 import { isUniqueViolation } from '../../core/db/violations.ts'
@@ -71,29 +71,29 @@ const texts = (xs: (string | null)[]) => `{${xs.map((x) => (x === null ? 'NULL' 
 const HOUR_MS = 3_600_000
 const DAY_MS = 86_400_000
 
-/** The distinct (series, UTC hour) pairs of a batch sorted by (series, ts), in that order. */
-export function hoursOf(batch: Pick<PointBatch, 'series' | 'ts'>): { series: number[]; hours: number[] } {
-  const out = { series: [] as number[], hours: [] as number[] }
+/** Each series' first and last UTC hour in a batch sorted by (series, ts). */
+export function hoursOf(batch: Pick<PointBatch, 'series' | 'ts'>): { series: number[]; first: number[]; last: number[] } {
+  const out = { series: [] as number[], first: [] as number[], last: [] as number[] }
   for (let k = 0; k < batch.series.length; k++) {
     const h = Math.floor(batch.ts[k]! / HOUR_MS) * HOUR_MS
     const n = out.series.length
-    if (n > 0 && out.series[n - 1] === batch.series[k] && out.hours[n - 1] === h) continue
+    if (n > 0 && out.series[n - 1] === batch.series[k]) {
+      out.last[n - 1] = Math.max(out.last[n - 1]!, h)
+      continue
+    }
     out.series.push(batch.series[k]!)
-    out.hours.push(h)
+    out.first.push(h)
+    out.last.push(h)
   }
   return out
 }
 
-/**
- * Marks (series, hour) pairs stale in the caller's transaction. DO UPDATE rather than DO NOTHING:
- * it locks an existing row, so the maintainer cannot take (and clear) it until this transaction
- * has committed the points it covers. Sorted input, so two writers lock in the same order.
- */
-export async function markDirty(tx: Executor, pairs: { series: number[]; hours: number[] }): Promise<void> {
-  for (let k = 0; k < pairs.series.length; k += CHUNK) {
+/** Queues each series' touched hours for the rollup maintainer, in the caller's transaction. */
+export async function markDirty(tx: Executor, ranges: { series: number[]; first: number[]; last: number[] }): Promise<void> {
+  for (let k = 0; k < ranges.series.length; k += CHUNK) {
     await tx.execute(
-      sql`insert into rollup_dirty (series_id, hour) select s, to_timestamp(h / 1000.0) from unnest(${numbers(pairs.series.slice(k, k + CHUNK))}::bigint[], ${numbers(pairs.hours.slice(k, k + CHUNK))}::float8[]) as u(s, h)
-          on conflict (series_id, hour) do update set hour = excluded.hour`,
+      sql`insert into rollup_dirty (series_id, first_hour, last_hour) select s, to_timestamp(f / 1000.0), to_timestamp(l / 1000.0)
+          from unnest(${numbers(ranges.series.slice(k, k + CHUNK))}::bigint[], ${numbers(ranges.first.slice(k, k + CHUNK))}::float8[], ${numbers(ranges.last.slice(k, k + CHUNK))}::float8[]) as u(s, f, l)`,
     )
   }
 }

@@ -219,11 +219,23 @@ export const retentionPolicies = pgTable(
 export type RetentionPolicyRow = typeof retentionPolicies.$inferSelect
 
 /**
- * The (series, UTC hour) pairs whose rollups are stale: written in the same transaction as the
- * points they cover (ingest, overwrite, delete by range), removed by the rollup maintainer when
- * it has recomputed them. Queries read these hours from raw points, so answers never lag.
+ * Stale rollups: a queue of (series, first UTC hour, last UTC hour) ranges, one row per series
+ * per write (ingest, overwrite, delete by range), in the writing transaction. Append-only, so a
+ * writer never waits and the maintainer only ever takes committed rows: a range committed after
+ * it started a round is simply taken in the next. Queries read the hours of queued ranges from
+ * raw points, so answers never lag. (One row per series and hour cost 20-30 % of ingest: a
+ * request backfilling 25 hours of 100 series wrote 2,500 of them.)
  */
-export const rollupDirty = pgTable('rollup_dirty', { seriesId: bigint('series_id', { mode: 'number' }).notNull(), hour: tstz('hour').notNull() }, (t) => [primaryKey({ name: 'rollup_dirty_pkey', columns: [t.seriesId, t.hour] })])
+export const rollupDirty = pgTable(
+  'rollup_dirty',
+  {
+    id: bigint('id', { mode: 'number' }).generatedAlwaysAsIdentity().primaryKey(),
+    seriesId: bigint('series_id', { mode: 'number' }).notNull(),
+    firstHour: tstz('first_hour').notNull(),
+    lastHour: tstz('last_hour').notNull(),
+  },
+  (t) => [index('rollup_dirty_series_idx').on(t.seriesId, t.firstHour), check('rollup_dirty_range_check', sql`${t.firstHour} <= ${t.lastHour}`)],
+)
 
 /**
  * One pre-aggregated bucket of a series, in UTC: count, sum, min, max, the sum of squared

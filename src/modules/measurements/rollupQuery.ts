@@ -97,27 +97,35 @@ export async function minuteRollupsCover(exec: Executor, keys: number[], a: numb
  * points of stale hours; raw points of the edges [start, A) and [B, end).
  */
 export function partials(keys: number[], grain: Grain, start: number, end: number): SQL {
-  const A = new Date(Math.ceil(start / grain.ms) * grain.ms).toISOString()
-  const B = new Date(Math.floor(end / grain.ms) * grain.ms).toISOString()
+  const a = Math.ceil(start / grain.ms) * grain.ms
+  const b = Math.floor(end / grain.ms) * grain.ms
+  const A = new Date(a).toISOString()
+  const B = new Date(b).toISOString()
+  // The hours [A, B) touches: from the one holding A to the one holding B's last instant.
+  const firstHour = new Date(Math.floor(a / 3_600_000) * 3_600_000).toISOString()
+  const lastHour = new Date(Math.floor((b - 1) / 3_600_000) * 3_600_000).toISOString()
   const s = new Date(start).toISOString()
   const e = new Date(end).toISOString()
   const k = keyList(keys)
   const table = sql.identifier(grain.name)
   const span = sql`${`${grain.ms / 1000} seconds`}::interval`
+  /** The queued (stale) hours of the series within [A, B), one row per (series, hour). */
+  const staleHours = sql`(select distinct x.series_id as s, h from rollup_dirty x
+      cross join generate_series(greatest(x.first_hour, ${firstHour}::timestamptz), least(x.last_hour, ${lastHour}::timestamptz), ${HOUR}) h
+      where x.series_id = any(${k}) and x.first_hour <= ${lastHour}::timestamptz and x.last_hour >= ${firstHour}::timestamptz)`
   return sql`
     select ${rollupPartial} from ${table} r where r.series_id = any(${k}) and r.bucket >= ${A}::timestamptz and r.bucket < ${B}::timestamptz
-      and not exists (select 1 from rollup_dirty x where x.series_id = r.series_id and x.hour > r.bucket - ${HOUR} and x.hour < r.bucket + ${span})
+      and not exists (select 1 from rollup_dirty x where x.series_id = r.series_id and x.first_hour < r.bucket + ${span} and x.last_hour > r.bucket - ${HOUR})
     ${
       grain.name === 'rollups_1d'
         ? sql`union all
-    select ${rollupPartial} from (select distinct series_id as s, date_trunc('day', hour, 'UTC') as day from rollup_dirty where series_id = any(${k}) and hour >= ${A}::timestamptz and hour < ${B}::timestamptz) dd
+    select ${rollupPartial} from (select distinct st.s, date_trunc('day', st.h, 'UTC') as day from ${staleHours} st) dd
       join rollups_1h h on h.series_id = dd.s and h.bucket >= dd.day and h.bucket < dd.day + interval '24 hours'
-      where not exists (select 1 from rollup_dirty x where x.series_id = h.series_id and x.hour = h.bucket)`
+      where not exists (select 1 from rollup_dirty x where x.series_id = h.series_id and x.first_hour <= h.bucket and x.last_hour >= h.bucket)`
         : sql``
     }
     union all
-    select ${rawPartial} from (select p.* from rollup_dirty x join points p on p.series_id = x.series_id and p.ts >= greatest(x.hour, ${A}::timestamptz) and p.ts < least(x.hour + ${HOUR}, ${B}::timestamptz)
-      where x.series_id = any(${k}) and x.hour > ${A}::timestamptz - ${HOUR} and x.hour < ${B}::timestamptz) dirty
+    select ${rawPartial} from (select p.* from ${staleHours} st join points p on p.series_id = st.s and p.ts >= greatest(st.h, ${A}::timestamptz) and p.ts < least(st.h + ${HOUR}, ${B}::timestamptz)) dirty
     union all
     select ${rawPartial} from points where series_id = any(${k}) and ts >= ${s}::timestamptz and ts < ${A}::timestamptz
     union all

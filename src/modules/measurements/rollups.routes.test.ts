@@ -35,8 +35,11 @@ async function drain() {
   const task = t.rt.modules.find((m) => m.name === 'measurements')!.background![0]!
   while (await task.run());
 }
+/** The distinct (series, hour) pairs queued for the maintainer. */
 async function staleHours(): Promise<number> {
-  const r = (await t.rt.database.db.execute('select count(*)::int as n from rollup_dirty' as never)) as unknown as { rows: { n: number }[] }
+  const r = (await t.rt.database.db.execute(
+    "select count(*)::int as n from (select distinct series_id, h from rollup_dirty cross join generate_series(first_hour, last_hour, interval '1 hour') h) x" as never,
+  )) as unknown as { rows: { n: number }[] }
   return r.rows[0]!.n
 }
 

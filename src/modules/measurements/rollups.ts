@@ -1,5 +1,5 @@
 // Rollups: minute, hour and day buckets of every series, recomputed from raw points for the
-// (series, UTC hour) pairs ingest marked stale in `rollup_dirty`. Recompute, never add: an
+// UTC hours writes queued in `rollup_dirty` (a range per series and write). Recompute, never add: an
 // overwrite or a deleted range is corrected the same way as a new point. The maintainer runs in
 // every worker process; one transaction at a time holds the rollup lock (a day is rebuilt from
 // its hours, so two rounds must not rebuild the same day from each other's uncommitted hours).
@@ -58,38 +58,49 @@ export async function recompute(tx: Executor, pairs: { series: number[]; hours: 
 }
 
 export function createRollups({ database }: { database: Database }) {
-  /** One round: takes up to 5,000 stale pairs and rebuilds them; the number taken. */
+  /** Series-hours queued after the last round (overlapping ranges counted twice). */
   let left = 0
-  async function round(): Promise<number> {
-    const [stale] = await rows<{ n: number }>(database.db, sql`select count(*)::int as n from rollup_dirty`)
+  const queued = sql`coalesce(sum(extract(epoch from last_hour - first_hour) / 3600 + 1), 0)::int`
+
+  /**
+   * One round: takes queued ranges in order, up to about 5,000 series-hours (at least one
+   * range), and rebuilds their hours. Returns the series-hours rebuilt and whether more wait.
+   */
+  async function round(): Promise<{ rebuilt: number; more: boolean }> {
+    const [stale] = await rows<{ n: number }>(database.db, sql`select ${queued} as n from rollup_dirty`)
     left = stale!.n
-    if (left === 0) return 0
+    if (left === 0) return { rebuilt: 0, more: false }
     return database.transaction(async (tx) => {
       await tx.execute(sql`select pg_advisory_xact_lock(hashtext('stratum.rollups'))`)
-      // SKIP LOCKED: a pair a writer has just marked (and holds) waits for the next round.
+      // Only committed ranges are visible; one committed while this round runs waits for the next.
       const taken = await rows<{ s: number | string; h: Date | string }>(
         tx,
-        sql`delete from rollup_dirty where (series_id, hour) in (select series_id, hour from rollup_dirty limit ${ROUND} for update skip locked) returning series_id as s, hour as h`,
+        sql`with picked as (
+              select id from (select id, sum(extract(epoch from last_hour - first_hour) / 3600 + 1) over (order by id) as acc from rollup_dirty) x
+              where acc <= ${ROUND} or id = (select min(id) from rollup_dirty)),
+            gone as (delete from rollup_dirty where id in (select id from picked) returning series_id, first_hour, last_hour)
+            select distinct g.series_id as s, h from gone g cross join generate_series(g.first_hour, g.last_hour, interval '1 hour') h order by 1, 2`,
       )
       await recompute(tx, { series: taken.map((t) => Number(t.s)), hours: taken.map((t) => new Date(t.h).toISOString()) })
-      left = Math.max(0, left - taken.length)
-      return taken.length
+      const [rest] = await rows<{ n: number }>(tx, sql`select ${queued} as n from rollup_dirty`)
+      left = rest!.n
+      return { rebuilt: taken.length, more: left > 0 }
     })
   }
 
   return {
     round,
-    /** Rounds until nothing is stale; the pairs rebuilt. */
+    /** Rounds until nothing is queued; the series-hours rebuilt. */
     async drain(): Promise<number> {
       let total = 0
       for (;;) {
-        const n = await round()
-        total += n
-        if (n < ROUND) return total
+        const r = await round()
+        total += r.rebuilt
+        if (!r.more) return total
       }
     },
     /** The maintainer every worker process runs. */
-    task: { name: 'measurements.rollups', intervalMs: 1000, run: async () => (await round()) === ROUND, backlog: () => left },
+    task: { name: 'measurements.rollups', intervalMs: 1000, run: async () => (await round()).more, backlog: () => left },
   }
 }
 

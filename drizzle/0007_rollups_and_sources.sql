@@ -1,3 +1,62 @@
+CREATE TABLE "rollup_dirty" (
+	"id" bigint PRIMARY KEY GENERATED ALWAYS AS IDENTITY (sequence name "rollup_dirty_id_seq" INCREMENT BY 1 MINVALUE 1 MAXVALUE 9223372036854775807 START WITH 1 CACHE 1),
+	"series_id" bigint NOT NULL,
+	"first_hour" timestamp with time zone NOT NULL,
+	"last_hour" timestamp with time zone NOT NULL,
+	CONSTRAINT "rollup_dirty_range_check" CHECK ("rollup_dirty"."first_hour" <= "rollup_dirty"."last_hour")
+);
+--> statement-breakpoint
+CREATE TABLE "rollups_1d" (
+	"series_id" bigint NOT NULL,
+	"bucket" timestamp with time zone NOT NULL,
+	"n" integer NOT NULL,
+	"sum" double precision,
+	"min" double precision,
+	"max" double precision,
+	"m2" double precision,
+	"first_ts" timestamp with time zone NOT NULL,
+	"first_value" double precision,
+	"first_text" text,
+	"last_ts" timestamp with time zone NOT NULL,
+	"last_value" double precision,
+	"last_text" text,
+	CONSTRAINT "rollups_1d_pkey" PRIMARY KEY("series_id","bucket")
+);
+--> statement-breakpoint
+CREATE TABLE "rollups_1h" (
+	"series_id" bigint NOT NULL,
+	"bucket" timestamp with time zone NOT NULL,
+	"n" integer NOT NULL,
+	"sum" double precision,
+	"min" double precision,
+	"max" double precision,
+	"m2" double precision,
+	"first_ts" timestamp with time zone NOT NULL,
+	"first_value" double precision,
+	"first_text" text,
+	"last_ts" timestamp with time zone NOT NULL,
+	"last_value" double precision,
+	"last_text" text,
+	CONSTRAINT "rollups_1h_pkey" PRIMARY KEY("series_id","bucket")
+);
+--> statement-breakpoint
+CREATE TABLE "rollups_1m" (
+	"series_id" bigint NOT NULL,
+	"bucket" timestamp with time zone NOT NULL,
+	"n" integer NOT NULL,
+	"sum" double precision,
+	"min" double precision,
+	"max" double precision,
+	"m2" double precision,
+	"first_ts" timestamp with time zone NOT NULL,
+	"first_value" double precision,
+	"first_text" text,
+	"last_ts" timestamp with time zone NOT NULL,
+	"last_value" double precision,
+	"last_text" text,
+	CONSTRAINT "rollups_1m_pkey" PRIMARY KEY("series_id","bucket")
+);
+--> statement-breakpoint
 CREATE TABLE "component_files" (
 	"organization_id" uuid NOT NULL,
 	"component_id" uuid NOT NULL,
@@ -97,6 +156,7 @@ ALTER TABLE "components" ADD CONSTRAINT "components_file_fk" FOREIGN KEY ("file_
 ALTER TABLE "scenario_components" ADD CONSTRAINT "scenario_components_scenario_fk" FOREIGN KEY ("organization_id","scenario_id") REFERENCES "public"."scenarios"("organization_id","id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
 ALTER TABLE "scenario_components" ADD CONSTRAINT "scenario_components_component_fk" FOREIGN KEY ("organization_id","component_id","data_source_id") REFERENCES "public"."components"("organization_id","id","data_source_id") ON DELETE restrict ON UPDATE no action;--> statement-breakpoint
 ALTER TABLE "scenario_logs" ADD CONSTRAINT "scenario_logs_scenario_fk" FOREIGN KEY ("organization_id","scenario_id") REFERENCES "public"."scenarios"("organization_id","id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
+CREATE INDEX "rollup_dirty_series_idx" ON "rollup_dirty" USING btree ("series_id","first_hour");--> statement-breakpoint
 CREATE UNIQUE INDEX "components_name_key" ON "components" USING btree ("organization_id","data_source_id",lower("name"));--> statement-breakpoint
 CREATE INDEX "components_created_idx" ON "components" USING btree ("organization_id","data_source_id","created_at","id");--> statement-breakpoint
 CREATE UNIQUE INDEX "data_sources_name_key" ON "data_sources" USING btree ("organization_id",lower("name"));--> statement-breakpoint
