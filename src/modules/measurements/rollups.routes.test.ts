@@ -162,6 +162,24 @@ describe('rollups', () => {
     expect(gone[0]!.buckets.at(-1).start).toBe('2026-10-25T23:00:00.000Z')
   })
 
+  it('drain a backlog larger than one round, each hour rebuilt once whatever how often it was queued', async () => {
+    // Three series spanning 3,000 hours each (two rounds at least), and one hour queued by 20 writes.
+    const ids: string[] = []
+    for (const name of ['L-1', 'L-2', 'L-3']) {
+      const e = ok(await api('POST', '/entities', { type: 'Separator', name }), 201)
+      ids.push(ok(await api('POST', '/series', { entity_id: e.id, property: 'level' }), 201).id)
+    }
+    const far = Date.parse('2026-06-01T00:00:00Z')
+    ok(await api('POST', '/datapoints', { items: ids.map((id, i) => ({ series_id: id, timestamps: [far, far + 3000 * 3_600_000], values: [i, i + 1] })) }))
+    for (let k = 0; k < 20; k++) ok(await api('POST', '/datapoints', { items: [{ series_id: ids[0], timestamps: [far + 60_000 * (k + 1)], values: [k] }] }))
+    const task = t.rt.modules.find((m) => m.name === 'measurements')!.background![0]!
+    let rounds = 1
+    while (await task.run()) rounds++
+    expect(rounds).toBeGreaterThanOrEqual(2)
+    expect(await staleHours()).toBe(0)
+    await same({ series_ids: ids, start: '2026-06-01T00:00:00Z', end: '2026-10-10T00:00:00Z', granularity: '1d', aggregates: ALL, time_zone: 'UTC' }, 'rollups_1d')
+  })
+
   it('keep aggregates after retention removed the raw points, and refuse points before the horizon', async () => {
     const q = { series_ids: [sparse.id], start: '2026-10-24T00:00:00Z', end: '2026-10-27T00:00:00Z', granularity: '1d', aggregates: ['count', 'max'], time_zone: 'UTC' }
     const kept = ok(await api('POST', '/datapoints/query', q)).data[0].buckets

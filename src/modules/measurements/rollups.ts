@@ -63,8 +63,11 @@ export function createRollups({ database }: { database: Database }) {
   const queued = sql`coalesce(sum(extract(epoch from last_hour - first_hour) / 3600 + 1), 0)::int`
 
   /**
-   * One round: takes queued ranges in order, up to about 5,000 series-hours (at least one
-   * range), and rebuilds their hours. Returns the series-hours rebuilt and whether more wait.
+   * One round: takes every queued range of the series queued longest, as many series as fit in
+   * about 5,000 hours of span (at least one), and rebuilds their hours once each. Taking whole
+   * series matters: live ingest queues the same hour once per request, and taking ranges in
+   * arrival order rebuilt each hour once per request (measured: 790,000 queued ranges for 28,000
+   * distinct hours). Returns the series-hours rebuilt and whether more wait.
    */
   async function round(): Promise<{ rebuilt: number; more: boolean }> {
     const [stale] = await rows<{ n: number }>(database.db, sql`select ${queued} as n from rollup_dirty`)
@@ -75,10 +78,12 @@ export function createRollups({ database }: { database: Database }) {
       // Only committed ranges are visible; one committed while this round runs waits for the next.
       const taken = await rows<{ s: number | string; h: Date | string }>(
         tx,
-        sql`with picked as (
-              select id from (select id, sum(extract(epoch from last_hour - first_hour) / 3600 + 1) over (order by id) as acc from rollup_dirty) x
-              where acc <= ${ROUND} or id = (select min(id) from rollup_dirty)),
-            gone as (delete from rollup_dirty where id in (select id from picked) returning series_id, first_hour, last_hour)
+        sql`with per as (
+              select series_id, min(id) as first_id, extract(epoch from max(last_hour) - min(first_hour)) / 3600 + 1 as span from rollup_dirty group by series_id),
+            picked as (
+              select series_id from (select series_id, first_id, sum(span) over (order by first_id) as acc from per) x
+              where acc <= ${ROUND} or first_id = (select min(first_id) from per)),
+            gone as (delete from rollup_dirty where series_id in (select series_id from picked) returning series_id, first_hour, last_hour)
             select distinct g.series_id as s, h from gone g cross join generate_series(g.first_hour, g.last_hour, interval '1 hour') h order by 1, 2`,
       )
       await recompute(tx, { series: taken.map((t) => Number(t.s)), hours: taken.map((t) => new Date(t.h).toISOString()) })
