@@ -109,7 +109,13 @@ export function partials(keys: number[], grain: Grain, start: number, end: numbe
   const k = keyList(keys)
   const table = sql.identifier(grain.name)
   const span = sql`${`${grain.ms / 1000} seconds`}::interval`
-  /** The queued (stale) hours of the series within [A, B), one row per (series, hour). */
+  /**
+   * The queued (stale) hours of the series within [A, B), one row per (series, hour). Joined to
+   * points LATERAL behind OFFSET 0 (which keeps the planner from flattening it back into a join),
+   * so each is an index probe: as a plain join the planner costed a parallel hash
+   * join over the whole points partition, and paid parallel start-up and JIT on every query
+   * (an hourly query of 100 series: 120 ms against 50).
+   */
   const staleHours = sql`(select distinct x.series_id as s, h from rollup_dirty x
       cross join generate_series(greatest(x.first_hour, ${firstHour}::timestamptz), least(x.last_hour, ${lastHour}::timestamptz), ${HOUR}) h
       where x.series_id = any(${k}) and x.first_hour <= ${lastHour}::timestamptz and x.last_hour >= ${firstHour}::timestamptz)`
@@ -125,7 +131,8 @@ export function partials(keys: number[], grain: Grain, start: number, end: numbe
         : sql``
     }
     union all
-    select ${rawPartial} from (select p.* from ${staleHours} st join points p on p.series_id = st.s and p.ts >= greatest(st.h, ${A}::timestamptz) and p.ts < least(st.h + ${HOUR}, ${B}::timestamptz)) dirty
+    select ${rawPartial} from (select p.* from ${staleHours} st
+      cross join lateral (select * from points where series_id = st.s and ts >= greatest(st.h, ${A}::timestamptz) and ts < least(st.h + ${HOUR}, ${B}::timestamptz) offset 0) p) dirty
     union all
     select ${rawPartial} from points where series_id = any(${k}) and ts >= ${s}::timestamptz and ts < ${A}::timestamptz
     union all
