@@ -36,6 +36,14 @@ export function parseTime(t: string | number): number {
   return Date.parse(t)
 }
 
+/** A time bound from a query string as ISO 8601 UTC, or a 422 naming the field; undefined when absent. */
+export function queryTime(v: string | undefined, path: string): string | undefined {
+  if (v === undefined) return undefined
+  const t = parseTime(v)
+  if (!Number.isFinite(t)) throw new ValidationError(`${path.split('/').pop()} is not an ISO 8601 time`, [{ path, message: 'is not an ISO 8601 time with a zone' }])
+  return new Date(t).toISOString()
+}
+
 export function createDatapoints({ database, events, series, units, alerts, clock }: { database: Database; events: EventLog; series: Series; units: ReturnType<typeof createUnits>; alerts: Alerts; clock: () => Date }) {
   const writer = createPointWriter(database, clock)
   const db = database.db
@@ -210,14 +218,8 @@ export function createDatapoints({ database, events, series, units, alerts, cloc
     async deleteRange(ctx: RequestContext, seriesId: string, q: { from?: string | undefined; to?: string | undefined }) {
       const s = (await series.resolve(db, ctx, [seriesId])).get(seriesId)
       if (!s) throw new NotFoundError(`series ${seriesId} not found`)
-      const bound = (v: string | undefined, path: string) => {
-        if (v === undefined) return undefined
-        const t = parseTime(v)
-        if (!Number.isFinite(t)) throw new ValidationError(`${path.split('/').pop()} is not an ISO 8601 time`, [{ path, message: 'is not an ISO 8601 time with a zone' }])
-        return new Date(t).toISOString()
-      }
-      const from = bound(q.from, '/query/from')
-      const to = bound(q.to, '/query/to')
+      const from = queryTime(q.from, '/query/from')
+      const to = queryTime(q.to, '/query/to')
       if (from && to && to <= from) throw new ValidationError('to must be after from', [{ path: '/query/to', message: 'must be after from' }])
       return database.transaction(async (tx) => {
         const [r] = await rows<{ n: number }>(

@@ -6,10 +6,9 @@ import { sql, type SQL } from 'drizzle-orm'
 import { UUID } from '../../core/behaviours/columns.ts'
 import type { RequestContext } from '../../core/context.ts'
 import { rows, type Executor } from '../../core/db/database.ts'
-import { ValidationError } from '../../core/errors.ts'
 import { decodeCursor, encodeCursor } from '../../core/http/pagination.ts'
 import { orgOf } from '../../core/tenancy.ts'
-import { parseTime } from './datapoints.service.ts'
+import { queryTime } from './datapoints.service.ts'
 
 /** A series named the way facts name it. */
 export interface FactSeries {
@@ -70,14 +69,8 @@ export async function factSeries(exec: Executor, ctx: RequestContext, f: FactFil
 
 /** A page of the facts of these series in [from, to), series by series in time order. */
 export async function factPage(exec: Executor, series: FactSeries[], q: { from?: string | undefined; to?: string | undefined; limit: number; cursor?: string | undefined }) {
-  const bound = (v: string | undefined, path: string) => {
-    if (v === undefined) return undefined
-    const t = parseTime(v)
-    if (!Number.isFinite(t)) throw new ValidationError(`${path.split('/').pop()} is not an ISO 8601 time`, [{ path, message: 'is not an ISO 8601 time with a zone' }])
-    return new Date(t).toISOString()
-  }
-  const from = bound(q.from, '/query/from')
-  const to = bound(q.to, '/query/to')
+  const from = queryTime(q.from, '/query/from')
+  const to = queryTime(q.to, '/query/to')
   const after = q.cursor ? (decodeCursor(q.cursor, ['number', 'number']) as [number, number]) : null
   const byKey = new Map(series.map((s) => [s.key, s]))
   const found =
