@@ -104,6 +104,8 @@ interface Aggregated {
 
 interface AggregatePlan {
   bucket: SQL
+  /** Epoch ms of the fixed buckets' origin: local midnight of the first day. */
+  origin: number
   /** No series can have more buckets than the limit: skip the per-series cut (a sort and a window). */
   uncut: boolean
   granularity: string
@@ -163,7 +165,7 @@ export function createDatapointQueries({ database, series, assets, units, prefer
    */
   async function aggregate(list: Aggregated[], p: AggregatePlan) {
     const iso = (t: number) => new Date(t).toISOString()
-    let grain = p.rollups && p.aggregates.every((a) => ROLLUP_AGGREGATES.has(a)) ? await grainOf(db, p.granularity, p.tz, iso(p.start), iso(p.end)) : null
+    let grain = p.rollups && p.aggregates.every((a) => ROLLUP_AGGREGATES.has(a)) ? await grainOf(db, p.granularity, p.tz, iso(p.start), iso(p.end), p.origin) : null
     // Minute rollups keep no first and last values (rollups.ts).
     if (grain?.name === 'rollups_1m' && (p.aggregates.includes('first') || p.aggregates.includes('last'))) grain = null
     const inner = grain ? { a: Math.ceil(p.start / grain.ms) * grain.ms, b: Math.floor(p.end / grain.ms) * grain.ms } : null
@@ -341,7 +343,7 @@ export function createDatapointQueries({ database, series, assets, units, prefer
         aggregated.push({ s, from, to, value, slot })
       }
       const limit = Math.min(q.limit ?? QUERY_LIMITS.bucketsPerSeries, QUERY_LIMITS.bucketsPerSeries)
-      if (aggregated.length > 0) await aggregate(aggregated, { bucket: bucket!, uncut: maxBuckets(q.granularity!, new Date(midnight!.o).getTime(), start, end) <= limit, granularity: q.granularity!, tz, start, end, aggregates, limit, rollups: q.rollups !== false })
+      if (aggregated.length > 0) await aggregate(aggregated, { bucket: bucket!, origin: new Date(midnight!.o).getTime(), uncut: maxBuckets(q.granularity!, new Date(midnight!.o).getTime(), start, end) <= limit, granularity: q.granularity!, tz, start, end, aggregates, limit, rollups: q.rollups !== false })
       return { start: new Date(start).toISOString(), end: new Date(end).toISOString(), granularity: q.granularity ?? null, time_zone: tz, data }
     },
   }

@@ -24,16 +24,12 @@ const FIXED_MS: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000 }
 const CALENDAR: Record<string, string> = { d: 'day', w: 'week', mo: 'month', y: 'year' }
 
 /** The coarsest grain every bucket boundary of the request lies on, or null (then raw only). */
-export async function grainOf(exec: Executor, granularity: string, tz: string, start: string, end: string): Promise<Grain | null> {
+export async function grainOf(exec: Executor, granularity: string, tz: string, start: string, end: string, origin: number): Promise<Grain | null> {
   const m = /^(\d{1,4})(s|m|h|d|w|mo|y)$/.exec(granularity)!
   const n = Number(m[1])
   const unit = m[2]!
-  if (FIXED_MS[unit]) {
-    // date_bin steps from local midnight of the first day: aligned if the origin and the step are.
-    const [o] = await rows<{ ms: string | number }>(exec, sql`select (extract(epoch from date_trunc('day', ${start}::timestamptz, ${tz})) * 1000)::bigint as ms`)
-    const origin = Number(o!.ms)
-    return GRAINS.find((g) => origin % g.ms === 0 && (n * FIXED_MS[unit]!) % g.ms === 0) ?? null
-  }
+  // date_bin steps from `origin` (local midnight of the first day): aligned if it and the step are.
+  if (FIXED_MS[unit]) return GRAINS.find((g) => origin % g.ms === 0 && (n * FIXED_MS[unit]!) % g.ms === 0) ?? null
   // Calendar buckets start at local midnights: check each boundary of the range (a zone's offset
   // may be whole hours in winter and not in summer, or change mid-range).
   const [b] = await rows<{ d: boolean | null; h: boolean | null; mi: boolean | null }>(

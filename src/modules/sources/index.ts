@@ -13,7 +13,7 @@ import { createDataSources } from './sources.service.ts'
 import { sourceRoutes } from './sources.routes.ts'
 
 export function createSources(deps: ModuleDeps) {
-  const sources = createDataSources({ database: deps.database, events: deps.events, files: deps.files, config: deps.config })
+  const sources = createDataSources({ database: deps.database, events: deps.events, files: deps.files })
   const scenarios = createScenarios({ database: deps.database, events: deps.events, sources })
   const data = createScenarioData({ database: deps.database, queries: createMeasurements(deps).queries, getScenario: scenarios.row })
   const routes: FastifyPluginAsync = async (app) => {

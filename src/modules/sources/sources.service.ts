@@ -4,7 +4,6 @@
 import type { Readable } from 'node:stream'
 import { and, desc, eq, sql } from 'drizzle-orm'
 import { UUID } from '../../core/behaviours/columns.ts'
-import type { Config } from '../../config.ts'
 import { actorLabel, type RequestContext } from '../../core/context.ts'
 import { rows, type Database, type Executor } from '../../core/db/database.ts'
 import { isUniqueViolation } from '../../core/db/violations.ts'
@@ -42,7 +41,7 @@ export const toComponentView = (c: ComponentRow) => ({
 
 const notFound = (what: string, id: string) => new NotFoundError(`${what} ${id} not found`)
 
-export function createDataSources({ database, events, files: store }: { database: Database; events: EventLog; files: FileStore; config: Readonly<Config> }) {
+export function createDataSources({ database, events, files: store }: { database: Database; events: EventLog; files: FileStore }) {
   const db = database.db
   const files = createFiles({ database, events, store })
 
