@@ -18,7 +18,7 @@ async function withIdentity(run: Parameters<Command['run']>[0], fn: (identity: R
   })
 }
 
-function required(values: Record<string, string | boolean | undefined>, ...names: string[]): string | null {
+function required(values: Record<string, unknown>, ...names: string[]): string | null {
   const missing = names.filter((n) => typeof values[n] !== 'string' || values[n] === '')
   return missing.length ? `missing ${missing.map((m) => `--${m}`).join(', ')}` : null
 }

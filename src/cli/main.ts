@@ -17,10 +17,10 @@ export const EXIT = { ok: 0, failure: 1, usage: 2, config: 3, database: 4 } as c
 export interface Command {
   summary: string
   usage: string
-  options?: Record<string, { type: 'boolean' | 'string'; short?: string; help: string }>
+  options?: Record<string, { type: 'boolean' | 'string'; short?: string; multiple?: boolean; help: string }>
   /** Arguments without a flag (`units convert 100 psi kPa`); other commands take none. */
   positionals?: { min: number; max: number }
-  run(args: { values: Record<string, string | boolean | undefined>; positionals: string[]; config: Readonly<Config>; log: Logger }): Promise<number>
+  run(args: { values: Record<string, string | boolean | string[] | undefined>; positionals: string[]; config: Readonly<Config>; log: Logger }): Promise<number>
 }
 
 const envTable = () => VARIABLES.map((v) => `  ${v.name.padEnd(22)} ${v.meaning} (default ${v.default})`).join('\n')
@@ -158,14 +158,14 @@ export async function main(argv: string[]): Promise<number> {
     process.stderr.write(`unknown command "${name}"\n\n${help()}`)
     return EXIT.usage
   }
-  let values: Record<string, string | boolean | undefined>
+  let values: Record<string, string | boolean | string[] | undefined>
   let positionals: string[]
   try {
     const options = Object.fromEntries(
-      Object.entries({ ...command.options, help: { type: 'boolean' as const, help: '' } }).map(([k, v]) => [k, { type: v.type }]),
+      Object.entries({ ...command.options, help: { type: 'boolean' as const, help: '' } }).map(([k, v]) => [k, { type: v.type, multiple: 'multiple' in v ? Boolean(v.multiple) : false }]),
     )
     const parsed = parseArgs({ args: rest, options, strict: true, allowPositionals: command.positionals !== undefined })
-    values = parsed.values as Record<string, string | boolean | undefined>
+    values = parsed.values as Record<string, string | boolean | string[] | undefined>
     positionals = parsed.positionals
     const wanted = command.positionals
     if (wanted && !values.help && (positionals.length < wanted.min || positionals.length > wanted.max)) throw new Error(`expected ${wanted.min === wanted.max ? wanted.min : `${wanted.min} to ${wanted.max}`} arguments, got ${positionals.length}`)

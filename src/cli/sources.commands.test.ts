@@ -57,4 +57,45 @@ describe('scenarios from the command line', () => {
     expect(own.stderr).toContain('you created scenario Base Case, so you cannot approve it')
     expect((await run(['scenarios', 'link', 'Base Case', ...ORG])).code).toBe(2)
   }, 180_000)
+
+  it('on the demo: compare two scenarios as a table and as CSV, clone one; Stratum itself cannot approve', async () => {
+    const seeded = await run(['seed', '--demo'])
+    expect(seeded.code, seeded.stderr).toBe(0)
+    const DEMO = ['--organization', 'acme-research-labs']
+    const WELL = ['--series', 'Well-12.oil_rate@Forecast', '--granularity', '1mo', '--unit', 'bbl/d', '--from', '2026-01-01', '--to', '2026-03-01']
+
+    const shown = await run(['scenarios', 'compare', 'Base Case', 'High Water Cut', ...WELL, ...DEMO])
+    expect(shown.code, shown.stderr).toBe(0)
+    const lines = shown.stdout.trim().split('\n')
+    expect(lines[0]).toBe('Well-12.oil_rate [bbl/day], avg per 1mo')
+    expect(lines[1]).toMatch(/^TIME\s+Base Case\s+High Water Cut\s+High Water Cut vs Base Case$/)
+    expect(lines.slice(2).map((l) => l.split(/\s{2,}/)[0])).toEqual(['2026-01-01', '2026-02-01', 'avg'])
+    // The two forecast runs differ, so every row shows a difference with its sign and percentage.
+    for (const l of lines.slice(2)) expect(l).toMatch(/-?\d+(\.\d+)? \([+-]\d+\.\d%\)$/)
+
+    const csv = await run(['scenarios', 'compare', 'Base Case', 'High Water Cut', ...WELL, '--csv', ...DEMO])
+    expect(csv.code, csv.stderr).toBe(0)
+    const rows = csv.stdout.trim().split('\n').map((l) => l.split(','))
+    expect(rows[0]).toEqual(['object_type', 'object_instance', 'object_type_property', 'unit', 'timestamp', 'Base Case', 'High Water Cut', 'High Water Cut - Base Case', 'High Water Cut vs Base Case (relative)'])
+    expect(rows).toHaveLength(3)
+    for (const r of rows.slice(1)) {
+      const [base, high, diff, rel] = r.slice(5).map(Number) as [number, number, number, number]
+      expect(diff).toBeCloseTo(high - base, 6)
+      expect(rel).toBeCloseTo((high - base) / Math.abs(base), 6)
+      expect(diff).not.toBe(0)
+    }
+    const missing = await run(['scenarios', 'compare', 'Base Case', 'High Water Cut', '--series', 'Well-99.oil_rate', ...DEMO])
+    expect(missing.code).toBe(1)
+    expect(missing.stderr).toContain('series/0: no scenario compared has a Well-99.oil_rate series')
+
+    const cloned = await run(['scenarios', 'clone', 'High Water Cut', 'High Water Cut v2', ...DEMO, '--email', 'demo@stratum.example'])
+    expect(cloned.code, cloned.stderr).toBe(0)
+    expect(cloned.stdout).toMatch(/^cloned scenario High Water Cut as High Water Cut v2 \(.+\), draft, [1-9]\d* components? linked\n$/)
+    expect(await run(['scenarios', 'submit', 'High Water Cut v2', ...DEMO])).toMatchObject({ code: 0 })
+    // Four eyes are two people: without --email the command acts as Stratum, which may not decide.
+    const bySystem = await run(['scenarios', 'approve', 'High Water Cut v2', ...DEMO])
+    expect(bySystem.code).toBe(1)
+    expect(bySystem.stderr).toContain("is a person's decision")
+    expect(await run(['scenarios', 'approve', 'High Water Cut v2', ...DEMO, '--email', 'reviewer@stratum.example'])).toMatchObject({ code: 0, stdout: 'scenario High Water Cut v2: submitted -> approved\n' })
+  }, 180_000)
 })

@@ -1,5 +1,5 @@
 // Data sources, components and scenarios from the command line: `stratum sources list|add`,
-// `stratum components add`, `stratum scenarios list|create|link|log|logs` and the status moves
+// `stratum components add`, `stratum scenarios list|create|link|clone|compare|log|logs` and the status moves
 // (`stratum scenarios submit|approve|reject|rework|start|complete|fail|archive`). Every command
 // works in one organisation (--organization SLUG), as a member when --email is given (so the
 // four-eyes rule sees who approves), otherwise as Stratum itself. Scenarios and data sources are
@@ -11,6 +11,7 @@ import type { RequestContext } from '../core/context.ts'
 import { NotFoundError, ValidationError } from '../core/errors.ts'
 import type { Runtime } from '../core/runtime.ts'
 import { createSources, type Sources } from '../modules/sources/index.ts'
+import { comparisonCsv, type CompareInput, type SeriesRef } from '../modules/sources/scenarioData.ts'
 import type { ScenarioAction } from '../modules/sources/scenarios.service.ts'
 import { DATA_SOURCE_TYPES, LOG_LEVELS, SCENARIO_STATUSES, type DataSourceType, type LogLevel, type ScenarioStatus } from '../modules/sources/sources.schema.ts'
 import type { Command } from './main.ts'
@@ -255,6 +256,82 @@ export const sourcesCommands: Record<string, Command> = {
         const component = await findComponent(s, ctx, rt, componentRef)
         await s.scenarios.linkComponent(ctx, scenario.id, component.id)
         process.stdout.write(`linked component ${component.name} (${component.id}) to scenario ${scenario.name}\n`)
+        return 0
+      })
+    },
+  },
+  'scenarios clone': {
+    summary: 'Copy a scenario as a new draft: description, period and links (not its data or logs)',
+    usage: 'stratum scenarios clone SCENARIO NEW_NAME --organization SLUG [--email E]',
+    positionals: { min: 2, max: 2 },
+    options: ACTING,
+    async run(args) {
+      const [scenarioRef, name] = args.positionals as [string, string]
+      return withSources(args, async (s, ctx) => {
+        const from = await findScenario(s, ctx, scenarioRef)
+        const made = await s.scenarios.clone(ctx, from.id, { name })
+        process.stdout.write(`cloned scenario ${from.name} as ${made.name} (${made.id}), draft, ${made.components?.length ?? 0} component${made.components?.length === 1 ? '' : 's'} linked\n`)
+        return 0
+      })
+    },
+  },
+  'scenarios compare': {
+    summary: 'Scenarios side by side for some series: values per bucket, differences from the first scenario, totals (table or CSV)',
+    usage:
+      'stratum scenarios compare SCENARIO SCENARIO... --series INSTANCE.PROPERTY[@SOURCE] [--series ...] --organization SLUG [--granularity 1d] [--aggregate avg] [--unit U] [--from ISO] [--to ISO] [--csv] [--email E]',
+    positionals: { min: 2, max: 20 },
+    options: {
+      ...ACTING,
+      series: { type: 'string', multiple: true, help: 'A series as Well-12.oil_rate, or Well-12.oil_rate@Forecast to pick the data source' },
+      granularity: { type: 'string', help: 'Bucket size (1h, 1d, 1mo...); without it, the values themselves' },
+      aggregate: { type: 'string', help: 'avg (default), min, max, sum, count, first or last' },
+      unit: { type: 'string', help: 'Answer in this unit' },
+      from: { type: 'string', help: 'Start of the range (inclusive), within each scenario period' },
+      to: { type: 'string', help: 'End of the range (exclusive)' },
+      csv: { type: 'boolean', help: 'Print CSV (a column per scenario, then the differences) instead of a table' },
+    },
+    async run(args) {
+      const specs = (args.values.series as string[] | undefined) ?? []
+      if (specs.length === 0) return usage('missing --series: name at least one series as INSTANCE.PROPERTY (Well-12.oil_rate)')
+      const series: SeriesRef[] = []
+      for (const spec of specs) {
+        const m = /^(.+)\.([^.@]+)(?:@(.+))?$/.exec(spec)
+        if (!m) return usage(`--series ${spec}: give INSTANCE.PROPERTY or INSTANCE.PROPERTY@SOURCE (Well-12.oil_rate@Forecast)`)
+        series.push({ object_instance: m[1]!, object_type_property: m[2]!, data_source: m[3] })
+      }
+      const from = time(args.values, 'from')
+      const to = time(args.values, 'to')
+      for (const t of [from, to]) if (typeof t === 'object') return usage(t.problem)
+      const aggregate = args.values.aggregate as CompareInput['aggregate'] | string | undefined
+      if (aggregate && !['avg', 'min', 'max', 'sum', 'count', 'first', 'last'].includes(aggregate)) return usage('--aggregate must be one of avg, min, max, sum, count, first, last')
+      return withSources(args, async (s, ctx) => {
+        const scenarios = []
+        for (const ref of args.positionals) scenarios.push(await findScenario(s, ctx, ref))
+        const c = await s.data.compare(ctx, {
+          scenario_ids: scenarios.map((x) => x.id),
+          series,
+          start: from as string | undefined,
+          end: to as string | undefined,
+          granularity: args.values.granularity as string | undefined,
+          aggregate: aggregate as CompareInput['aggregate'],
+          unit: args.values.unit as string | undefined,
+        })
+        if (args.values.csv) {
+          process.stdout.write(comparisonCsv(c))
+          return 0
+        }
+        const names = c.scenarios.map((x) => x.name)
+        const num = (v: unknown) => (typeof v === 'number' ? String(Number(v.toPrecision(8))) : v === null || v === undefined ? '' : String(v))
+        const pct = (v: number | null | undefined) => (v === null || v === undefined ? '' : `${v >= 0 ? '+' : ''}${(v * 100).toFixed(1)}%`)
+        const out: string[] = []
+        for (const x of c.series) {
+          out.push(`${x.object_instance}.${x.object_type_property}${x.unit ? ` [${x.unit}]` : ''}${c.aggregate ? `, ${c.aggregate} per ${c.granularity}` : ''}`)
+          const rows = [['TIME', ...names, ...names.slice(1).map((n) => `${n} vs ${names[0]}`)]]
+          for (const r of x.rows) rows.push([shortTime(r.timestamp), ...r.values.map(num), ...r.differences.slice(1).map((d) => (d ? `${num(d.absolute)} (${pct(d.relative)})` : ''))])
+          rows.push(['avg', ...x.summary.map((t) => num(t.avg)), ...x.summary.slice(1).map((t) => (t.differences ? `${num(t.differences.avg.absolute)} (${pct(t.differences.avg.relative)})` : ''))])
+          out.push(table(rows))
+        }
+        process.stdout.write(out.join('\n'))
         return 0
       })
     },

@@ -142,7 +142,9 @@ export function createScenarios({ database, events, sources }: { database: Datab
   function assertApprover(ctx: RequestContext, s: ScenarioRow, action: string) {
     if (!hasScope(ctx, APPROVE_SCOPE)) throw new ForbiddenError(`to ${action} a scenario needs the scope ${APPROVE_SCOPE}, which your credentials do not carry`, { required_scope: APPROVE_SCOPE })
     const user = userOf(ctx)
-    if (user && user === s.creatorId) {
+    // Four eyes means two people: Stratum itself (a job, an operator command without --email) cannot decide.
+    if (!user) throw new ForbiddenError(`to ${action} a scenario is a person's decision: act as a member holding ${APPROVE_SCOPE} (from the CLI: --email)`, { reason: 'no-person' })
+    if (user === s.creatorId) {
       throw new ForbiddenError(`you created scenario ${s.name}, so you cannot ${action} it: another member with ${APPROVE_SCOPE} must (four-eyes rule)`, { reason: 'self-approval' })
     }
   }
