@@ -24,6 +24,8 @@ export interface Config {
   apiKeyDefaultRateLimit: number
   /** Fastify's trustProxy: false, true, a hop count, or addresses/CIDRs of trusted proxies. */
   trustProxy: boolean | number | string[]
+  /** Private or loopback addresses/CIDRs that workflow http steps may reach (all others in private ranges are refused). */
+  httpStepAllow: string[]
 }
 
 interface Variable {
@@ -52,6 +54,7 @@ export const VARIABLES: readonly Variable[] = [
   { name: 'AUTH_CACHE_TTL_MS', default: '5000', meaning: 'How long a process caches a key or session; revocation reaches other processes within this time' },
   { name: 'API_KEY_DEFAULT_RATE_LIMIT', default: '600', meaning: 'Requests a minute for an API key created without rate_limit_per_minute' },
   { name: 'TRUST_PROXY', default: 'false', meaning: 'Behind a reverse proxy: true, a hop count, or comma-separated proxy addresses/CIDRs whose X-Forwarded-For is believed (client addresses feed sign-in throttling and the login history)' },
+  { name: 'HTTP_STEP_ALLOW', default: '(none)', meaning: 'Comma-separated addresses/CIDRs in private, loopback or link-local ranges that workflow http steps may reach (all public addresses are reachable; other private ones are refused, so a workflow cannot reach the host\'s internal services)' },
   { name: 'SHUTDOWN_TIMEOUT_MS', default: '10000', meaning: 'On SIGTERM/SIGINT, how long in-flight requests and running jobs may take to finish' },
 ]
 
@@ -84,6 +87,15 @@ function trustProxy(raw: string | undefined): boolean | number | string[] {
   throw new ConfigError(`TRUST_PROXY must be true, false, a hop count or comma-separated addresses/CIDRs, got "${raw}"`)
 }
 
+function addressList(env: NodeJS.ProcessEnv, name: string): string[] {
+  const raw = env[name]
+  if (raw === undefined || raw.trim() === '') return []
+  const list = raw.split(',').map((s) => s.trim()).filter(Boolean)
+  const bad = list.find((a) => !/^[0-9a-fA-F:.]+(\/\d{1,3})?$/.test(a))
+  if (bad) throw new ConfigError(`${name} must be comma-separated addresses or CIDRs (127.0.0.1, 10.0.0.0/8), got "${bad}"`)
+  return list
+}
+
 const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Config> {
@@ -114,5 +126,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Confi
     authCacheTtlMs: int(env, 'AUTH_CACHE_TTL_MS', 5000, 0, 300_000),
     apiKeyDefaultRateLimit: int(env, 'API_KEY_DEFAULT_RATE_LIMIT', 600, 1, 10_000_000),
     trustProxy: trustProxy(env.TRUST_PROXY),
+    httpStepAllow: addressList(env, 'HTTP_STEP_ALLOW'),
   })
 }

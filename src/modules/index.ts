@@ -10,6 +10,7 @@ import type { Authenticator } from '../core/http/app.ts'
 import type { JobHandler } from '../core/jobs/worker.ts'
 import type { Logger } from '../core/observability/logger.ts'
 import { assetsModule } from './assets/index.ts'
+import { automationModule } from './automation/index.ts'
 import { identityModule } from './identity/index.ts'
 import { measurementsModule } from './measurements/index.ts'
 import { sourcesModule } from './sources/index.ts'
@@ -50,4 +51,4 @@ export interface StratumModule {
   create(deps: ModuleDeps): ModuleInstance
 }
 
-export const modules: StratumModule[] = [identityModule, unitsModule, assetsModule, measurementsModule, sourcesModule]
+export const modules: StratumModule[] = [identityModule, unitsModule, assetsModule, measurementsModule, sourcesModule, automationModule]

@@ -1,0 +1,368 @@
+// Automations, their workflow versions and their executions (with step runs): the API of the
+// engine. Executions start manually here (with input, an idempotency key, a concurrency key and
+// a batch id); `?wait=` holds the answer until the execution finishes or the wait runs out.
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import { Type } from 'typebox'
+import { pageOf, pageQuery } from '../../core/http/pagination.ts'
+import { IdParams, Nullable, Strict, StringEnum, Timestamp, Uuid, problems } from '../../core/http/schemas.ts'
+import { EXECUTION_STATUSES, STEP_STATUSES } from './automation.schema.ts'
+import type { Automations } from './automations.service.ts'
+import type { Executions } from './executions.service.ts'
+import { GRAPH_SCHEMA, type Graph, type GraphCompiler } from './graph.ts'
+import type { StepType } from './steps.ts'
+
+const tags = ['automations']
+const read = 'automations:read'
+const write = 'automations:write'
+
+const Json = Type.Unknown()
+const JsonObject = Type.Record(Type.String(), Type.Unknown())
+const GraphSchema = Type.Unsafe<Graph>({ ...GRAPH_SCHEMA, description: 'Steps (id, type, config, retry, timeout_ms) and edges (from, to, condition, branch)' })
+const Ref = Type.String({ minLength: 1, maxLength: 100, description: 'Automation id or slug' })
+const RefParams = Strict({ ref: Ref })
+const VersionParams = Strict({ ref: Ref, version: Type.Integer({ minimum: 1 }) })
+const Limit = Nullable(Type.Integer({ minimum: 1, maximum: 100_000 }))
+
+const AutomationSchema = Type.Object({
+  id: Uuid(),
+  name: Type.String(),
+  slug: Type.String(),
+  description: Nullable(Type.String()),
+  enabled: Type.Boolean(),
+  config: JsonObject,
+  process_type: Nullable(Type.String({ description: 'Set for a seed-001 process (recipe, procedure)' })),
+  max_concurrency: Nullable(Type.Integer()),
+  max_concurrency_per_key: Nullable(Type.Integer()),
+  retention_days: Nullable(Type.Integer()),
+  retention_count: Nullable(Type.Integer()),
+  live_version: Nullable(Type.Integer()),
+  metadata: JsonObject,
+  created_by: Nullable(Type.String()),
+  modified_by: Nullable(Type.String()),
+  created_at: Timestamp(),
+  updated_at: Timestamp(),
+})
+const Fields = {
+  description: Type.Optional(Nullable(Type.String({ maxLength: 10_000 }))),
+  enabled: Type.Optional(Type.Boolean()),
+  config: Type.Optional(JsonObject),
+  process_type: Type.Optional(Nullable(Type.String({ minLength: 1, maxLength: 100 }))),
+  max_concurrency: Type.Optional(Limit),
+  max_concurrency_per_key: Type.Optional(Limit),
+  retention_days: Type.Optional(Limit),
+  retention_count: Type.Optional(Limit),
+  metadata: Type.Optional(JsonObject),
+}
+const Name = Type.String({ minLength: 1, maxLength: 200, pattern: '\\S' })
+const Slug = Type.String({ minLength: 1, maxLength: 80, pattern: '^[a-z0-9]+(-[a-z0-9]+)*$' })
+const NewAutomation = Strict({
+  name: Name,
+  slug: Type.Optional(Slug),
+  ...Fields,
+  graph: Type.Optional(GraphSchema),
+  publish: Type.Optional(Type.Boolean({ description: 'Make the first version live (default true when a graph is given)' })),
+})
+const AutomationPatch = Strict({ name: Type.Optional(Name), slug: Type.Optional(Slug), ...Fields })
+
+const VersionSchema = Type.Object({
+  id: Uuid(),
+  automation_id: Uuid(),
+  version: Type.Integer(),
+  graph: JsonObject,
+  plan: JsonObject,
+  is_live: Type.Boolean(),
+  note: Nullable(Type.String()),
+  published_at: Nullable(Timestamp()),
+  published_by: Nullable(Type.String()),
+  created_by: Nullable(Type.String()),
+  created_at: Timestamp(),
+})
+
+const StepRunSchema = Type.Object({
+  id: Uuid(),
+  step_id: Type.String(),
+  step_type: Type.String(),
+  attempt: Type.Integer(),
+  status: StringEnum(STEP_STATUSES),
+  input: Json,
+  output: Json,
+  error: Nullable(JsonObject),
+  logs: Type.Array(Type.Object({ ts: Type.String(), level: Type.String(), message: Type.String() })),
+  duration_ms: Nullable(Type.Integer()),
+  wake_at: Nullable(Timestamp()),
+  started_at: Timestamp(),
+  ended_at: Nullable(Timestamp()),
+})
+const ExecutionFields = {
+  id: Uuid(),
+  automation_id: Uuid(),
+  version_id: Uuid(),
+  version: Type.Optional(Type.Integer()),
+  trigger_id: Nullable(Uuid()),
+  trigger_type: Type.String(),
+  event_id: Nullable(Type.Integer()),
+  status: StringEnum(EXECUTION_STATUSES),
+  status_changed_at: Timestamp(),
+  input: Json,
+  output: Json,
+  error: Nullable(JsonObject),
+  idempotency_key: Nullable(Type.String()),
+  concurrency_key: Nullable(Type.String()),
+  batch_id: Nullable(Type.String()),
+  trace_id: Type.String(),
+  job_id: Nullable(Uuid()),
+  retry_of: Nullable(Uuid()),
+  cancel_requested: Type.Boolean(),
+  started_at: Nullable(Timestamp()),
+  ended_at: Nullable(Timestamp()),
+  duration_ms: Nullable(Type.Integer()),
+  created_by: Nullable(Type.String()),
+  created_at: Timestamp(),
+}
+const ExecutionSchema = Type.Object(ExecutionFields)
+const ExecutionWithSteps = Type.Object({ ...ExecutionFields, steps: Type.Array(StepRunSchema) })
+const StartBody = Strict({
+  input: Type.Optional(Json),
+  idempotency_key: Type.Optional(Type.String({ minLength: 1, maxLength: 200, description: 'A second start with the same key returns the first execution' })),
+  concurrency_key: Type.Optional(Type.String({ minLength: 1, maxLength: 200, description: 'Executions with the same key count against max_concurrency_per_key (one device, one well)' })),
+  batch_id: Type.Optional(Type.String({ minLength: 1, maxLength: 100, description: 'Seed 001 process_instance.batch_id' })),
+  version: Type.Optional(Type.Integer({ minimum: 1, description: 'Run this version instead of the live one' })),
+})
+const WaitQuery = Strict({ wait: Type.Optional(Type.Number({ minimum: 0, maximum: 300, description: 'Seconds to wait for the execution to finish before answering' })) })
+
+const FINISHED = new Set(['succeeded', 'failed', 'cancelled'])
+
+export const automationRoutes: FastifyPluginAsyncTypebox<{ automations: Automations; executions: Executions; compiler: GraphCompiler; types: Map<string, StepType> }> = async (
+  app,
+  { automations, executions, compiler, types },
+) => {
+  /** The execution with its steps once it has finished, or as it stands when `seconds` run out. */
+  async function waitFor(ctx: Parameters<Executions['get']>[0], id: string, seconds: number) {
+    const deadline = Date.now() + seconds * 1000
+    let pause = 5
+    for (;;) {
+      const e = await executions.get(ctx, id)
+      if (FINISHED.has(e.status) || Date.now() >= deadline) return e
+      await new Promise((r) => setTimeout(r, Math.min(pause, Math.max(1, deadline - Date.now()))))
+      pause = Math.min(pause * 2, 200)
+    }
+  }
+
+  app.get(
+    '/automations/step-types',
+    {
+      config: { scope: read },
+      schema: {
+        operationId: 'listStepTypes',
+        tags,
+        summary: 'The step types a workflow graph may use, with the JSON Schema of each config',
+        response: { 200: Type.Object({ data: Type.Array(Type.Object({ type: Type.String(), summary: Type.String(), pure: Type.Boolean(), config_schema: JsonObject })) }) },
+      },
+    },
+    () => ({ data: [...types.values()].map((t) => ({ type: t.type, summary: t.summary, pure: t.pure, config_schema: t.config })) }),
+  )
+  app.post(
+    '/automations/validate',
+    {
+      config: { scope: read },
+      schema: {
+        operationId: 'validateWorkflow',
+        tags,
+        summary: 'Check a workflow graph without saving it: its problems, or the plan it compiles to',
+        body: Strict({ graph: Json }),
+        response: { 200: Type.Object({ valid: Type.Boolean(), errors: Type.Array(Type.Object({ path: Type.String(), message: Type.String() })), plan: Nullable(JsonObject) }) },
+      },
+    },
+    (req) => {
+      const errors = compiler.problems(req.body.graph, '/body/graph')
+      return { valid: errors.length === 0, errors, plan: errors.length ? null : (compiler.compile(req.body.graph as Graph) as unknown as Record<string, unknown>) }
+    },
+  )
+  app.post(
+    '/automations',
+    {
+      config: { scope: write },
+      schema: {
+        operationId: 'createAutomation',
+        tags,
+        summary: 'Create an automation, optionally with its first workflow version (live unless publish is false)',
+        body: {
+          ...NewAutomation,
+          examples: [
+            {
+              name: 'Notify on high pressure',
+              graph: {
+                steps: [
+                  { id: 'shape', type: 'transform', config: { expression: '{ "well": input.well, "psi": input.value }' } },
+                  { id: 'post', type: 'http', config: { method: 'POST', url: 'https://example.com/hook', body: '{{ steps.shape.output }}' } },
+                ],
+                edges: [{ from: 'shape', to: 'post' }],
+              },
+            },
+          ],
+        },
+        response: { 201: AutomationSchema, ...problems(409, 422) },
+      },
+    },
+    async (req, reply) => {
+      const created = await automations.create(req.ctx, req.body)
+      return reply.code(201).header('location', `/api/v1/automations/${created.id}`).send(created)
+    },
+  )
+  app.get(
+    '/automations',
+    {
+      config: { scope: read },
+      schema: { operationId: 'listAutomations', tags, summary: 'Automations, newest first', querystring: Strict({ ...pageQuery, enabled: Type.Optional(Type.Boolean()), process_type: Type.Optional(Type.String({ maxLength: 100 })) }), response: { 200: pageOf(AutomationSchema) } },
+    },
+    (req) => automations.list(req.ctx, { ...req.query, limit: req.query.limit ?? 100 }),
+  )
+  app.get(
+    '/automations/:ref',
+    { config: { scope: read }, schema: { operationId: 'getAutomation', tags, summary: 'One automation (by id or slug)', params: RefParams, response: { 200: AutomationSchema, ...problems(404) } } },
+    (req) => automations.get(req.ctx, req.params.ref),
+  )
+  app.patch(
+    '/automations/:ref',
+    { config: { scope: write }, schema: { operationId: 'updateAutomation', tags, summary: 'Change an automation (JSON merge patch); its graph changes by new versions', params: RefParams, body: AutomationPatch, response: { 200: AutomationSchema, ...problems(404, 409, 422) } } },
+    (req) => automations.update(req.ctx, req.params.ref, req.body),
+  )
+  app.delete(
+    '/automations/:ref',
+    { config: { scope: write }, schema: { operationId: 'deleteAutomation', tags, summary: 'Delete an automation with its versions and executions', params: RefParams, response: { 204: Type.Null(), ...problems(404) } } },
+    async (req, reply) => reply.code(204).send(await automations.remove(req.ctx, req.params.ref).then(() => null)),
+  )
+
+  app.post(
+    '/automations/:ref/versions',
+    {
+      config: { scope: write },
+      schema: {
+        operationId: 'createWorkflowVersion',
+        tags,
+        summary: 'Write the next version of the workflow graph (validated and compiled); live at once with publish: true',
+        params: RefParams,
+        body: Strict({ graph: GraphSchema, note: Type.Optional(Type.String({ maxLength: 2000 })), publish: Type.Optional(Type.Boolean()) }),
+        response: { 201: VersionSchema, ...problems(404, 409, 422) },
+      },
+    },
+    async (req, reply) => reply.code(201).send(await automations.addVersion(req.ctx, req.params.ref, req.body)),
+  )
+  app.get(
+    '/automations/:ref/versions',
+    { config: { scope: read }, schema: { operationId: 'listWorkflowVersions', tags, summary: 'Version history, newest first', params: RefParams, querystring: Strict(pageQuery), response: { 200: pageOf(VersionSchema), ...problems(404) } } },
+    (req) => automations.listVersions(req.ctx, req.params.ref, { ...req.query, limit: req.query.limit ?? 100 }),
+  )
+  app.get(
+    '/automations/:ref/versions/:version',
+    { config: { scope: read }, schema: { operationId: 'getWorkflowVersion', tags, summary: 'One version with its graph and compiled plan', params: VersionParams, response: { 200: VersionSchema, ...problems(404) } } },
+    (req) => automations.getVersion(req.ctx, req.params.ref, req.params.version),
+  )
+  app.post(
+    '/automations/:ref/versions/:version/publish',
+    { config: { scope: write }, schema: { operationId: 'publishWorkflowVersion', tags, summary: 'Make this version the only live one (running executions keep theirs)', params: VersionParams, response: { 200: VersionSchema, ...problems(404, 409) } } },
+    (req) => automations.publish(req.ctx, req.params.ref, req.params.version),
+  )
+  app.post(
+    '/automations/:ref/versions/:version/revert',
+    { config: { scope: write }, schema: { operationId: 'revertWorkflowVersion', tags, summary: "Publish this version's graph again as the next version", params: VersionParams, response: { 201: VersionSchema, ...problems(404, 409) } } },
+    async (req, reply) => reply.code(201).send(await automations.revert(req.ctx, req.params.ref, req.params.version)),
+  )
+  app.get(
+    '/automations/:ref/versions/:version/diff',
+    {
+      config: { scope: read },
+      schema: {
+        operationId: 'diffWorkflowVersions',
+        tags,
+        summary: 'What changed between two versions: steps added, removed and changed (with the fields), edges added and removed',
+        params: VersionParams,
+        querystring: Strict({ against: Type.Optional(Type.Integer({ minimum: 1, description: 'The earlier version (default: the one before)' })) }),
+        response: {
+          200: Type.Object({
+            automation_id: Uuid(),
+            from: Type.Integer(),
+            to: Type.Integer(),
+            steps_added: Type.Array(Type.String()),
+            steps_removed: Type.Array(Type.String()),
+            steps_changed: Type.Array(Type.Object({ id: Type.String(), fields: Type.Array(Type.String()), before: Type.Optional(JsonObject), after: Type.Optional(JsonObject) })),
+            edges_added: Type.Array(JsonObject),
+            edges_removed: Type.Array(JsonObject),
+          }),
+          ...problems(404),
+        },
+      },
+    },
+    (req) => automations.diff(req.ctx, req.params.ref, req.params.version, req.query.against ?? Math.max(1, req.params.version - 1)),
+  )
+
+  app.post(
+    '/automations/:ref/executions',
+    {
+      config: { scope: write },
+      schema: {
+        operationId: 'startExecution',
+        tags,
+        summary: 'Start an execution by hand (201; 200 with the earlier one when the idempotency key was used); ?wait=N answers when it has finished, or after N seconds',
+        params: RefParams,
+        querystring: WaitQuery,
+        body: { ...StartBody, examples: [{ input: { well: 'Well-12', value: 2150 }, idempotency_key: 'alarm-7781' }] },
+        response: { 200: ExecutionWithSteps, 201: ExecutionWithSteps, ...problems(404, 422) },
+      },
+    },
+    async (req, reply) => {
+      const { execution, created } = await executions.start(req.ctx, req.params.ref, req.body ?? {})
+      const body = req.query.wait ? await waitFor(req.ctx, execution.id, req.query.wait) : await executions.get(req.ctx, execution.id)
+      return reply.code(created ? 201 : 200).header('location', `/api/v1/executions/${execution.id}`).send(body)
+    },
+  )
+  app.get(
+    '/executions',
+    {
+      config: { scope: read },
+      schema: {
+        operationId: 'listExecutions',
+        tags,
+        summary: 'Executions, newest first',
+        querystring: Strict({ ...pageQuery, automation: Type.Optional(Ref), status: Type.Optional(StringEnum(EXECUTION_STATUSES)), batch_id: Type.Optional(Type.String({ maxLength: 100 })) }),
+        response: { 200: pageOf(ExecutionSchema), ...problems(404) },
+      },
+    },
+    (req) => executions.list(req.ctx, { ...req.query, limit: req.query.limit ?? 100 }),
+  )
+  app.get(
+    '/executions/:id',
+    { config: { scope: read }, schema: { operationId: 'getExecution', tags, summary: 'One execution with its step runs; ?wait=N waits for it to finish', params: IdParams, querystring: WaitQuery, response: { 200: ExecutionWithSteps, ...problems(404) } } },
+    (req) => (req.query.wait ? waitFor(req.ctx, req.params.id, req.query.wait) : executions.get(req.ctx, req.params.id)),
+  )
+  app.get(
+    '/executions/:id/steps',
+    { config: { scope: read }, schema: { operationId: 'listStepRuns', tags, summary: "An execution's step runs (every attempt), in the order they started", params: IdParams, response: { 200: Type.Object({ data: Type.Array(StepRunSchema) }), ...problems(404) } } },
+    (req) => executions.steps(req.ctx, req.params.id),
+  )
+  app.post(
+    '/executions/:id/cancel',
+    { config: { scope: write }, schema: { operationId: 'cancelExecution', tags, summary: 'Cancel: at once when queued or waiting; a running one stops at its next step and its running step is aborted', params: IdParams, response: { 200: ExecutionSchema, ...problems(404, 409) } } },
+    (req) => executions.cancel(req.ctx, req.params.id),
+  )
+  app.post(
+    '/executions/:id/resume',
+    { config: { scope: write }, schema: { operationId: 'resumeExecution', tags, summary: 'Resume a failed or cancelled execution from the step that stopped it (completed steps are not run again), on its pinned version', params: IdParams, response: { 200: ExecutionSchema, ...problems(404, 409) } } },
+    (req) => executions.resume(req.ctx, req.params.id),
+  )
+  app.post(
+    '/executions/:id/retry',
+    {
+      config: { scope: write },
+      schema: {
+        operationId: 'retryExecution',
+        tags,
+        summary: 'Run again from the start as a new execution with the same input, on the pinned version (default) or the live one',
+        params: IdParams,
+        body: Type.Optional(Strict({ version: Type.Optional(StringEnum(['pinned', 'live'] as const)) })),
+        response: { 201: ExecutionSchema, ...problems(404, 422) },
+      },
+    },
+    async (req, reply) => reply.code(201).send(await executions.retry(req.ctx, req.params.id, req.body ?? {})),
+  )
+}

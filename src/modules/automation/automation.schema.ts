@@ -1,0 +1,159 @@
+// The automation engine's tables (seed 003 Automation, Workflow, Execution, StepRun; seed 001
+// processes and process_instances; seed 000 WorkflowRun). One engine serves all three: a process
+// is an automation with a process_type, a process instance is an execution with a batch id,
+// parameters (input) and results (output).
+// The seed's rule "one live workflow version per automation" is a partial unique index, so two
+// concurrent publishes cannot both win; an execution keeps the version it started on.
+import { sql } from 'drizzle-orm'
+import { bigint, boolean, check, foreignKey, index, integer, jsonb, pgTable, text, timestamp, unique, uniqueIndex, uuid } from 'drizzle-orm/pg-core'
+import { auditColumns, idColumn, metadataColumn, slugColumn, statusColumns, tenantColumn, timestamps } from '../../core/behaviours/columns.ts'
+
+const tstz = (name: string) => timestamp(name, { withTimezone: true, mode: 'date' })
+type Json = Record<string, unknown>
+
+export const automations = pgTable(
+  'automations',
+  {
+    ...idColumn(),
+    ...tenantColumn(),
+    name: text('name').notNull(),
+    ...slugColumn(),
+    description: text('description'),
+    enabled: boolean('enabled').notNull().default(true),
+    config: jsonb('config').$type<Json>().notNull().default({}),
+    /** Set for a seed-001 process (a recipe, a test procedure...): the kind of process it is. */
+    processType: text('process_type'),
+    /** Executions of this automation running at once; null: no limit. */
+    maxConcurrency: integer('max_concurrency'),
+    /** Executions running at once per concurrency key (a device, a well); null: no limit. */
+    maxConcurrencyPerKey: integer('max_concurrency_per_key'),
+    /** Finished executions are pruned after this many days / beyond this many (newest kept). */
+    retentionDays: integer('retention_days'),
+    retentionCount: integer('retention_count'),
+    ...metadataColumn(),
+    ...auditColumns(),
+    ...timestamps(),
+  },
+  (t) => [
+    unique('automations_org_id_key').on(t.organizationId, t.id),
+    uniqueIndex('automations_slug_key').on(t.organizationId, t.slug),
+    check('automations_limits_check', sql`coalesce(${t.maxConcurrency}, 1) > 0 and coalesce(${t.maxConcurrencyPerKey}, 1) > 0 and coalesce(${t.retentionDays}, 1) > 0 and coalesce(${t.retentionCount}, 1) > 0`),
+    index('automations_created_idx').on(t.organizationId, t.createdAt, t.id),
+  ],
+)
+
+/** A version of an automation's workflow graph; `plan` is what compile() made of it. */
+export const workflowVersions = pgTable(
+  'workflow_versions',
+  {
+    ...idColumn(),
+    ...tenantColumn(),
+    automationId: uuid('automation_id').notNull(),
+    version: integer('version').notNull(),
+    graph: jsonb('graph').$type<Json>().notNull(),
+    plan: jsonb('plan').$type<Json>().notNull(),
+    isLive: boolean('is_live').notNull().default(false),
+    note: text('note'),
+    publishedAt: tstz('published_at'),
+    publishedBy: text('published_by'),
+    createdBy: text('created_by'),
+    createdAt: tstz('created_at').notNull().defaultNow(),
+  },
+  (t) => [
+    unique('workflow_versions_org_id_key').on(t.organizationId, t.id),
+    unique('workflow_versions_version_key').on(t.automationId, t.version),
+    // At most one live version per automation, whatever runs concurrently.
+    uniqueIndex('workflow_versions_one_live_key').on(t.automationId).where(sql`${t.isLive}`),
+    foreignKey({ name: 'workflow_versions_automation_fk', columns: [t.organizationId, t.automationId], foreignColumns: [automations.organizationId, automations.id] }).onDelete('cascade'),
+  ],
+)
+
+export const EXECUTION_STATUSES = ['queued', 'running', 'waiting', 'succeeded', 'failed', 'cancelled'] as const
+export type ExecutionStatus = (typeof EXECUTION_STATUSES)[number]
+export const FINISHED: readonly ExecutionStatus[] = ['succeeded', 'failed', 'cancelled']
+
+export const executions = pgTable(
+  'executions',
+  {
+    ...idColumn(),
+    ...tenantColumn(),
+    automationId: uuid('automation_id').notNull(),
+    versionId: uuid('version_id').notNull(),
+    /** The trigger that started it (manual starts have none), and the event it reacted to. */
+    triggerId: uuid('trigger_id'),
+    triggerType: text('trigger_type').notNull().default('manual'),
+    eventId: bigint('event_id', { mode: 'number' }),
+    ...statusColumns<ExecutionStatus>('queued'),
+    /** Seed 001 process_instance.parameters. */
+    input: jsonb('input').$type<unknown>().notNull().default({}),
+    /** What every step sees besides the step outputs: the trigger, the event, the execution. */
+    context: jsonb('context').$type<Json>().notNull().default({}),
+    /** Seed 001 process_instance.results. */
+    output: jsonb('output').$type<unknown>(),
+    error: jsonb('error').$type<Json>(),
+    idempotencyKey: text('idempotency_key'),
+    concurrencyKey: text('concurrency_key'),
+    /** Seed 001 process_instance.batch_id. */
+    batchId: text('batch_id'),
+    traceId: text('trace_id').notNull(),
+    /** The job that runs (or will next continue) it. */
+    jobId: uuid('job_id'),
+    /** Which job attempt is running it now: a run whose lease was lost stops at its next write. */
+    runner: text('runner'),
+    /** Re-runs and resumptions name what they came from. */
+    retryOf: uuid('retry_of'),
+    cancelRequestedAt: tstz('cancel_requested_at'),
+    startedAt: tstz('started_at'),
+    endedAt: tstz('ended_at'),
+    createdBy: text('created_by'),
+    ...timestamps(),
+  },
+  (t) => [
+    unique('executions_org_id_key').on(t.organizationId, t.id),
+    foreignKey({ name: 'executions_automation_fk', columns: [t.organizationId, t.automationId], foreignColumns: [automations.organizationId, automations.id] }).onDelete('cascade'),
+    foreignKey({ name: 'executions_version_fk', columns: [t.organizationId, t.versionId], foreignColumns: [workflowVersions.organizationId, workflowVersions.id] }).onDelete('cascade'),
+    check('executions_status_check', sql`${t.status} in ('queued', 'running', 'waiting', 'succeeded', 'failed', 'cancelled')`),
+    // A duplicate start with the same key finds the first execution.
+    uniqueIndex('executions_idempotency_key').on(t.organizationId, t.automationId, t.idempotencyKey).where(sql`${t.idempotencyKey} is not null`),
+    index('executions_created_idx').on(t.organizationId, t.automationId, t.createdAt, t.id),
+    index('executions_org_created_idx').on(t.organizationId, t.createdAt, t.id),
+    index('executions_active_idx').on(t.automationId, t.status).where(sql`${t.status} in ('queued', 'running', 'waiting')`),
+  ],
+)
+
+export const STEP_STATUSES = ['running', 'succeeded', 'failed', 'skipped', 'waiting', 'cancelled'] as const
+export type StepStatus = (typeof STEP_STATUSES)[number]
+
+/** One attempt of one step of an execution (seed 003 StepRun). */
+export const stepRuns = pgTable(
+  'step_runs',
+  {
+    ...idColumn(),
+    ...tenantColumn(),
+    executionId: uuid('execution_id').notNull(),
+    stepId: text('step_id').notNull(),
+    stepType: text('step_type').notNull(),
+    attempt: integer('attempt').notNull(),
+    status: text('status').$type<StepStatus>().notNull(),
+    input: jsonb('input').$type<unknown>(),
+    output: jsonb('output').$type<unknown>(),
+    error: jsonb('error').$type<Json>(),
+    /** Lines the step wrote (console output of a code step, an http step's request line...). */
+    logs: jsonb('logs').$type<{ ts: string; level: string; message: string }[]>().notNull().default([]),
+    durationMs: integer('duration_ms'),
+    /** A waiting step (delay, approval) wakes at this time. */
+    wakeAt: tstz('wake_at'),
+    startedAt: tstz('started_at').notNull(),
+    endedAt: tstz('ended_at'),
+  },
+  (t) => [
+    unique('step_runs_attempt_key').on(t.executionId, t.stepId, t.attempt),
+    foreignKey({ name: 'step_runs_execution_fk', columns: [t.organizationId, t.executionId], foreignColumns: [executions.organizationId, executions.id] }).onDelete('cascade'),
+    check('step_runs_status_check', sql`${t.status} in ('running', 'succeeded', 'failed', 'skipped', 'waiting', 'cancelled')`),
+  ],
+)
+
+export type AutomationRow = typeof automations.$inferSelect
+export type VersionRow = typeof workflowVersions.$inferSelect
+export type ExecutionRow = typeof executions.$inferSelect
+export type StepRunRow = typeof stepRuns.$inferSelect

@@ -1,0 +1,420 @@
+// The engine: the `automation.execute` job runs an execution's steps in plan order.
+//
+// Durability: a step's record is committed before any step with an effect outside the execution
+// (http, emit_event, delay...) starts, and that step's own start is committed with it. Pure
+// steps (transform, condition, code) run inline and their records travel with the next write,
+// so a run of pure steps costs one transaction. After a crash the next job attempt reloads the
+// committed records and carries on: a step recorded as succeeded is never run again; a step
+// recorded as running (in flight when the process died) runs again as the same attempt.
+//
+// Waiting (delay, and retry backoff) holds no worker: the execution records where it stopped and
+// a job is enqueued for the time it wakes. Cancellation is checked at every write, and a running
+// step sees it through its abort signal.
+import { and, eq, inArray, sql } from 'drizzle-orm'
+import { systemContext, type RequestContext } from '../../core/context.ts'
+import { rows, type Database, type Executor } from '../../core/db/database.ts'
+import type { EventLog, NewEvent } from '../../core/events/events.service.ts'
+import { enqueueJob } from '../../core/jobs/jobs.service.ts'
+import type { JobHandler, RunningJob } from '../../core/jobs/worker.ts'
+import { retryDelay } from '../../core/jobs/worker.ts'
+import type { Logger } from '../../core/observability/logger.ts'
+import { automations, executions, FINISHED, stepRuns, workflowVersions, type ExecutionRow, type StepRunRow, type StepStatus } from './automation.schema.ts'
+import { CANCEL_CHANNEL, EXECUTE_JOB } from './executions.service.ts'
+import { evaluate, ExpressionError } from './expressions.ts'
+import type { Plan, PlanStep } from './graph.ts'
+import { StepError, type StepLog, type StepOutcome, type StepType } from './steps.ts'
+
+/** The largest step output stored (as JSON text). */
+const MAX_OUTPUT_CHARS = 1_048_576
+
+interface Pending {
+  stepId: string
+  stepType: string
+  attempt: number
+  status: StepStatus
+  input: unknown
+  output: unknown
+  error: Record<string, unknown> | null
+  logs: StepLog[]
+  durationMs: number | null
+  wakeAt: Date | null
+  startedAt: Date
+  endedAt: Date | null
+}
+
+type Finish = { status: 'succeeded'; output: unknown } | { status: 'failed' | 'cancelled'; error: Record<string, unknown> }
+
+class Stop extends Error {}
+
+
+export class ExecutionCancelledError extends Error {
+  constructor() {
+    super('the execution was cancelled')
+    this.name = 'ExecutionCancelledError'
+  }
+}
+
+export function createEngine({ database, events, types, log, clock }: { database: Database; events: EventLog; types: Map<string, StepType>; log: Logger; clock: () => Date }) {
+  /** Executions this process is running now, by id: a cancel aborts the running step. */
+  const active = new Map<string, AbortController>()
+  let listening: Promise<unknown> | null = null
+  const listenForCancels = () =>
+    (listening ??= database
+      .listen(CANCEL_CHANNEL, (id) => active.get(id)?.abort(new ExecutionCancelledError()))
+      .catch((err) => {
+        listening = null
+        log.warn({ err }, 'cannot listen for cancellations; running steps will see them at their next write')
+      }))
+
+  async function run(job: RunningJob<{ execution_id: string }>) {
+    await listenForCancels()
+    const id = job.params.execution_id
+    const runner = `${job.id}:${job.attempt}`
+    const begun = await database.transaction(async (tx) => {
+      const [e] = await tx.select().from(executions).where(eq(executions.id, id)).for('update')
+      if (!e || FINISHED.includes(e.status)) return null
+      // Only the job the execution names may run it (an older job left over from before a resume does nothing).
+      if (e.jobId && e.jobId !== job.id) return null
+      const ctx = systemContext({ traceId: e.traceId, organizationId: e.organizationId, requestId: e.id })
+      if (e.cancelRequestedAt) {
+        await finishIn(tx, ctx, e, [], [], { status: 'cancelled', error: { message: 'cancelled before it started' } })
+        return null
+      }
+      if (e.status === 'queued' && !(await slotFree(tx, e))) {
+        // Over the automation's concurrency limit: wait, jobless, until a running one finishes.
+        await tx.update(executions).set({ jobId: null }).where(eq(executions.id, e.id))
+        return null
+      }
+      const [v] = await tx.select({ plan: workflowVersions.plan }).from(workflowVersions).where(eq(workflowVersions.id, e.versionId))
+      const runs = await tx.select().from(stepRuns).where(eq(stepRuns.executionId, e.id))
+      await tx
+        .update(executions)
+        .set({ status: 'running', runner, ...(e.status !== 'running' ? { statusChangedAt: sql`now()` } : {}), ...(e.startedAt ? {} : { startedAt: sql`now()` }) })
+        .where(eq(executions.id, e.id))
+      if (!e.startedAt) await events.appendEvent(tx, ctx, { type: 'execution.started', entityType: 'execution', entityId: e.id, data: { automation_id: e.automationId, trigger_type: e.triggerType } })
+      return { e, ctx, plan: v!.plan as unknown as Plan, runs }
+    })
+    if (!begun) return { skipped: true }
+    const cancel = new AbortController()
+    active.set(id, cancel)
+    try {
+      return await new Run(begun.e, begun.ctx, begun.plan, begun.runs, runner, AbortSignal.any([job.signal, cancel.signal])).go()
+    } finally {
+      active.delete(id)
+    }
+  }
+
+  /** Whether the automation's (and the key's) concurrency limits leave room for one more. */
+  async function slotFree(tx: Executor, e: ExecutionRow): Promise<boolean> {
+    const [a] = await tx.select({ max: automations.maxConcurrency, perKey: automations.maxConcurrencyPerKey }).from(automations).where(eq(automations.id, e.automationId))
+    if (!a || (a.max === null && (a.perKey === null || e.concurrencyKey === null))) return true
+    await tx.execute(sql`select pg_advisory_xact_lock(hashtext(${`automation:${e.automationId}`}))`)
+    const [n] = await rows<{ total: number; per_key: number }>(
+      tx,
+      sql`select count(*)::int as total, count(*) filter (where concurrency_key = ${e.concurrencyKey})::int as per_key
+          from executions where automation_id = ${e.automationId} and status in ('running', 'waiting') and id <> ${e.id}`,
+    )
+    if (a.max !== null && n!.total >= a.max) return false
+    if (a.perKey !== null && e.concurrencyKey !== null && n!.per_key >= a.perKey) return false
+    return true
+  }
+
+  /** Gives deferred executions of the automation another chance once one has finished. */
+  async function wakeDeferred(tx: Executor, ctx: RequestContext, e: ExecutionRow) {
+    const waiting = await tx
+      .select({ id: executions.id })
+      .from(executions)
+      .where(and(eq(executions.automationId, e.automationId), eq(executions.status, 'queued'), sql`${executions.jobId} is null`))
+      .orderBy(executions.createdAt)
+      .limit(5)
+    for (const w of waiting) {
+      const job = await enqueueJob(tx, ctx, { type: EXECUTE_JOB, params: { execution_id: w.id }, maxAttempts: 25 })
+      await tx.update(executions).set({ jobId: job.id }).where(eq(executions.id, w.id))
+    }
+  }
+
+  async function writeRuns(tx: Executor, e: ExecutionRow, runs: Pending[]) {
+    if (runs.length === 0) return
+    await tx
+      .insert(stepRuns)
+      .values(runs.map((r) => ({ organizationId: e.organizationId, executionId: e.id, ...r, input: r.input as never, output: r.output as never })))
+      .onConflictDoUpdate({
+        target: [stepRuns.executionId, stepRuns.stepId, stepRuns.attempt],
+        set: {
+          status: sql`excluded.status`,
+          input: sql`excluded.input`,
+          output: sql`excluded.output`,
+          error: sql`excluded.error`,
+          logs: sql`excluded.logs`,
+          durationMs: sql`excluded.duration_ms`,
+          wakeAt: sql`excluded.wake_at`,
+          endedAt: sql`excluded.ended_at`,
+        },
+      })
+  }
+
+  async function finishIn(tx: Executor, ctx: RequestContext, e: ExecutionRow, runs: Pending[], emitted: NewEvent[], finish: Finish) {
+    await writeRuns(tx, e, runs)
+    if (finish.status === 'cancelled') await tx.update(stepRuns).set({ status: 'cancelled', endedAt: sql`now()` }).where(and(eq(stepRuns.executionId, e.id), inArray(stepRuns.status, ['running', 'waiting'])))
+    await tx
+      .update(executions)
+      .set({
+        status: finish.status,
+        statusChangedAt: sql`now()`,
+        endedAt: sql`now()`,
+        output: finish.status === 'succeeded' ? (finish.output as never) : null,
+        error: finish.status === 'succeeded' ? null : finish.error,
+        runner: null,
+      })
+      .where(eq(executions.id, e.id))
+    const type = finish.status === 'succeeded' ? 'execution.completed' : finish.status === 'failed' ? 'execution.failed' : 'execution.cancelled'
+    await events.appendEvents(tx, ctx, [
+      ...emitted,
+      ...runs.filter((r) => r.status === 'failed').map((r) => ({ type: 'step.failed', entityType: 'execution', entityId: e.id, data: { automation_id: e.automationId, step_id: r.stepId, attempt: r.attempt, error: r.error } })),
+      { type, entityType: 'execution', entityId: e.id, data: { automation_id: e.automationId, ...(finish.status === 'succeeded' ? {} : { error: finish.error }) } },
+    ])
+    await wakeDeferred(tx, ctx, e)
+  }
+
+  class Run {
+    private buffer: Pending[] = []
+    private emitted: NewEvent[] = []
+    private latest = new Map<string, StepRunRow>()
+    private context: Record<string, unknown>
+    private steps: Record<string, { status: string; output: unknown }> = {}
+
+    constructor(
+      private e: ExecutionRow,
+      private ctx: RequestContext,
+      private plan: Plan,
+      runs: StepRunRow[],
+      private runner: string,
+      /** Aborted when the job is (shutdown, lost lease) or the execution is cancelled. */
+      private signal: AbortSignal,
+    ) {
+      for (const r of runs) if (!this.latest.has(r.stepId) || r.attempt > this.latest.get(r.stepId)!.attempt) this.latest.set(r.stepId, r)
+      for (const [id, r] of this.latest) if (r.status === 'succeeded' || r.status === 'skipped') this.steps[id] = { status: r.status, output: r.output ?? null }
+      this.context = { ...(e.context as Record<string, unknown>), input: e.input, execution: { id: e.id, batch_id: e.batchId, concurrency_key: e.concurrencyKey }, steps: this.steps }
+    }
+
+    async go(): Promise<unknown> {
+      try {
+        for (const step of this.plan.steps) {
+          const prev = this.latest.get(step.id)
+          if (prev && (prev.status === 'succeeded' || prev.status === 'skipped')) continue
+          if (this.signal.aborted) {
+            await this.flush({ aborted: true })
+            return { execution_id: this.e.id, stopped: true }
+          }
+          if (!(await this.taken(step))) {
+            this.record(step, prev ? prev.attempt : 1, 'skipped', { startedAt: clock() })
+            this.steps[step.id] = { status: 'skipped', output: null }
+            continue
+          }
+          const done = await this.runStep(step, prev)
+          if (!done) return { execution_id: this.e.id, stopped: true }
+        }
+        await this.flush({ finish: { status: 'succeeded', output: this.output() } })
+        return { execution_id: this.e.id, status: 'succeeded' }
+      } catch (err) {
+        if (err instanceof Stop) return { execution_id: this.e.id, stopped: true }
+        throw err
+      }
+    }
+
+    /** Whether any edge into the step is taken (entry steps always run). */
+    private async taken(step: PlanStep): Promise<boolean> {
+      if (step.incoming.length === 0) return true
+      for (const edge of step.incoming) {
+        const from = this.steps[edge.from]
+        if (!from || from.status !== 'succeeded') continue
+        if (edge.branch && String((from.output as { result?: unknown } | null)?.result === true) !== edge.branch) continue
+        if (edge.condition && !truthy(await evaluate(edge.condition, this.context))) continue
+        return true
+      }
+      return false
+    }
+
+    /** Runs one step to an end (true) or to a stop: waiting, retry later, failed (false). */
+    private async runStep(step: PlanStep, prev: StepRunRow | undefined): Promise<boolean> {
+      const type = types.get(step.type)!
+      let attempt = !prev ? 1 : prev.status === 'failed' || prev.status === 'cancelled' ? prev.attempt + 1 : prev.attempt
+      let waited: { wakeAt: Date | null; output: unknown } | null = null
+      if (prev?.status === 'waiting') {
+        if (prev.wakeAt && prev.wakeAt.getTime() > clock().getTime()) {
+          await this.flush({ wait: prev.wakeAt })
+          return false
+        }
+        waited = { wakeAt: prev.wakeAt, output: prev.output }
+      }
+      if (prev?.status === 'failed' && prev.attempt >= step.max_attempts) attempt = prev.attempt + 1 // resumed by hand: one more try
+      const startedAt = prev?.status === 'waiting' ? prev.startedAt : clock()
+      if (!step.pure) await this.flush({ running: { step, attempt, startedAt } })
+      const logs: StepLog[] = []
+      const t0 = performance.now()
+      const timeout = new AbortController()
+      const signal = AbortSignal.any([this.signal, timeout.signal])
+      let outcome: StepOutcome
+      try {
+        outcome = await withTimeout(
+          type.run({
+            stepId: step.id,
+            config: step.config as Record<string, any>,
+            context: this.context,
+            attempt,
+            signal,
+            now: clock,
+            log: (level, message) => void (logs.length < 1000 && logs.push({ ts: new Date().toISOString(), level, message })),
+            waited,
+            emit: (ev) => this.emitted.push({ type: ev.type, entityType: 'execution', entityId: this.e.id, data: ev.data, metadata: { automation_id: this.e.automationId, step_id: step.id } }),
+          }),
+          step.timeout_ms,
+          timeout,
+          this.signal,
+        )
+      } catch (err) {
+        const durationMs = Math.round(performance.now() - t0)
+        if (this.signal.aborted) {
+          // Cancelled, shutting down or the lease was lost: keep what is known, the next attempt (if any) carries on.
+          this.record(step, attempt, 'running', { startedAt, logs, durationMs })
+          await this.flush({ aborted: true })
+          throw new Stop()
+        }
+        const retryable = err instanceof StepError ? err.retryable : !(err instanceof ExpressionError)
+        const error = { message: (err as Error).message, name: (err as Error).name, ...(err instanceof StepError ? err.details : {}) }
+        this.record(step, attempt, 'failed', { startedAt, logs, durationMs, error, input: (err as { input?: unknown }).input ?? null })
+        if (retryable && attempt < step.max_attempts) {
+          await this.flush({ retryAt: new Date(clock().getTime() + retryDelay(attempt, step.backoff_ms)) })
+          return false
+        }
+        await this.flush({ finish: { status: 'failed', error: { message: `step ${step.id} failed: ${error.message}`, step_id: step.id, attempt } } })
+        return false
+      }
+      const durationMs = Math.round(performance.now() - t0)
+      if ('wait' in outcome) {
+        this.record(step, attempt, 'waiting', { startedAt, logs, durationMs, input: outcome.input ?? null, output: outcome.output ?? null, wakeAt: outcome.wait.until, ended: false })
+        await this.flush({ wait: outcome.wait.until })
+        return false
+      }
+      const text = JSON.stringify(outcome.output ?? null)
+      if (text.length > MAX_OUTPUT_CHARS) {
+        const error = { message: `the step's output is ${text.length} characters of JSON, more than the ${MAX_OUTPUT_CHARS} kept` }
+        this.record(step, attempt, 'failed', { startedAt, logs, durationMs, error })
+        await this.flush({ finish: { status: 'failed', error: { message: `step ${step.id} failed: ${error.message}`, step_id: step.id, attempt } } })
+        return false
+      }
+      this.record(step, attempt, 'succeeded', { startedAt, logs, durationMs, input: outcome.input ?? null, output: outcome.output ?? null })
+      this.steps[step.id] = { status: 'succeeded', output: outcome.output ?? null }
+      return true
+    }
+
+    private record(
+      step: PlanStep,
+      attempt: number,
+      status: StepStatus,
+      r: { startedAt: Date; logs?: StepLog[]; durationMs?: number; error?: Record<string, unknown>; input?: unknown; output?: unknown; wakeAt?: Date | null; ended?: boolean },
+    ) {
+      const ended = status !== 'running' && r.ended !== false
+      this.buffer.push({
+        stepId: step.id,
+        stepType: step.type,
+        attempt,
+        status,
+        input: r.input ?? null,
+        output: r.output ?? null,
+        error: r.error ?? null,
+        logs: r.logs ?? [],
+        durationMs: r.durationMs ?? (status === 'skipped' ? 0 : null),
+        wakeAt: r.wakeAt ?? null,
+        startedAt: r.startedAt,
+        endedAt: ended ? clock() : null,
+      })
+    }
+
+    /** Outputs of the steps nothing follows that ran: one step's output, or an object by step id. */
+    private output(): unknown {
+      const sinks = this.plan.steps.filter((s) => s.outgoing.length === 0 && this.steps[s.id]?.status === 'succeeded')
+      if (sinks.length === 1) return this.steps[sinks[0]!.id]!.output
+      return Object.fromEntries(sinks.map((s) => [s.id, this.steps[s.id]!.output]))
+    }
+
+    /**
+     * One transaction: the buffered step records and events, then what happens next. Stops
+     * the run (throws Stop) when another runner holds the execution or a cancel was asked for.
+     */
+    private async flush(next: { running?: { step: PlanStep; attempt: number; startedAt: Date }; finish?: Finish; wait?: Date | null; retryAt?: Date; aborted?: boolean }) {
+      const runs = this.buffer
+      const emitted = this.emitted
+      this.buffer = []
+      this.emitted = []
+      const stop = await database.transaction(async (tx) => {
+        const [cur] = await tx.select().from(executions).where(eq(executions.id, this.e.id)).for('update')
+        if (!cur || cur.runner !== this.runner || FINISHED.includes(cur.status)) return true
+        if (cur.cancelRequestedAt) {
+          await finishIn(tx, this.ctx, cur, runs, emitted, { status: 'cancelled', error: { message: 'cancelled while running' } })
+          return true
+        }
+        if (next.finish) {
+          await finishIn(tx, this.ctx, cur, runs, emitted, next.finish)
+          return false
+        }
+        const all = next.running ? [...runs, { stepId: next.running.step.id, stepType: next.running.step.type, attempt: next.running.attempt, status: 'running' as const, input: null, output: null, error: null, logs: [], durationMs: null, wakeAt: null, startedAt: next.running.startedAt, endedAt: null }] : runs
+        await writeRuns(tx, cur, all)
+        await events.appendEvents(tx, this.ctx, [
+          ...emitted,
+          ...runs.filter((r) => r.status === 'failed').map((r) => ({ type: 'step.failed', entityType: 'execution', entityId: cur.id, data: { automation_id: cur.automationId, step_id: r.stepId, attempt: r.attempt, error: r.error, will_retry: true } })),
+        ])
+        if (next.wait !== undefined || next.retryAt) {
+          const at = next.retryAt ?? next.wait ?? null
+          const job = at ? await enqueueJob(tx, this.ctx, { type: EXECUTE_JOB, params: { execution_id: cur.id }, runAt: at, maxAttempts: 25 }) : null
+          await tx.update(executions).set({ status: next.wait !== undefined ? 'waiting' : 'running', statusChangedAt: sql`now()`, jobId: job?.id ?? null, runner: null }).where(eq(executions.id, cur.id))
+          if (next.wait !== undefined) await events.appendEvent(tx, this.ctx, { type: 'execution.waiting', entityType: 'execution', entityId: cur.id, data: { automation_id: cur.automationId, until: at?.toISOString() ?? null } })
+        }
+        return false
+      })
+      if (stop && !next.aborted) throw new Stop()
+    }
+  }
+
+  const handler: JobHandler<{ execution_id: string }> = {
+    type: EXECUTE_JOB,
+    timeoutMs: 3_600_000,
+    backoffMs: 500,
+    run: async (job) => {
+      try {
+        return await run(job)
+      } catch (err) {
+        log.error({ err, execution_id: job.params.execution_id }, 'execution run failed; the job will retry')
+        throw err
+      }
+    },
+  }
+  return { handler }
+}
+
+const truthy = (v: unknown) => Boolean(v) && !(Array.isArray(v) && v.length === 0)
+
+/** The step's promise, or its timeout, or the job's abort, whichever comes first. */
+function withTimeout<T>(p: Promise<T>, ms: number, timeout: AbortController, jobSignal: AbortSignal): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const timer = setTimeout(() => {
+      const err = new StepError(`the step ran longer than its ${ms} ms timeout`)
+      timeout.abort(err)
+      reject(err)
+    }, ms)
+    const onAbort = () => reject(jobSignal.reason)
+    jobSignal.addEventListener('abort', onAbort, { once: true })
+    p.then(
+      (v) => {
+        clearTimeout(timer)
+        jobSignal.removeEventListener('abort', onAbort)
+        resolve(v)
+      },
+      (err) => {
+        clearTimeout(timer)
+        jobSignal.removeEventListener('abort', onAbort)
+        reject(err)
+      },
+    )
+  })
+}

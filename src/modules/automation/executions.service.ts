@@ -1,0 +1,250 @@
+// Executions (seed 003 Execution + StepRun, seed 001 process_instances, seed 000 WorkflowRun):
+// starting one (queued, with the job that runs it, in one transaction), reading it with its
+// step runs, cancelling, resuming from a failed step, and re-running from the start.
+import { and, asc, eq, sql } from 'drizzle-orm'
+import { UUID } from '../../core/behaviours/columns.ts'
+import { actorLabel, type RequestContext } from '../../core/context.ts'
+import { rows, type Database, type Executor } from '../../core/db/database.ts'
+import { IllegalTransitionError, NotFoundError, ValidationError } from '../../core/errors.ts'
+import type { EventLog } from '../../core/events/events.service.ts'
+import { listNewestFirst } from '../../core/http/pagination.ts'
+import { cancelJob, enqueueJob } from '../../core/jobs/jobs.service.ts'
+import { inOrg, orgOf } from '../../core/tenancy.ts'
+import { executions, FINISHED, stepRuns, workflowVersions, type AutomationRow, type ExecutionRow, type ExecutionStatus, type StepRunRow, type VersionRow } from './automation.schema.ts'
+import type { Automations } from './automations.service.ts'
+
+export const EXECUTE_JOB = 'automation.execute'
+/** The NOTIFY channel a cancel is announced on (the engine listens). */
+export const CANCEL_CHANNEL = 'stratum_execution_cancel'
+
+const iso = (d: Date | null) => (d ? d.toISOString() : null)
+
+export const toExecutionView = (e: ExecutionRow, version?: number) => ({
+  id: e.id,
+  automation_id: e.automationId,
+  version_id: e.versionId,
+  ...(version !== undefined ? { version } : {}),
+  trigger_id: e.triggerId,
+  trigger_type: e.triggerType,
+  event_id: e.eventId,
+  status: e.status,
+  status_changed_at: e.statusChangedAt.toISOString(),
+  input: e.input,
+  output: e.output ?? null,
+  error: e.error ?? null,
+  idempotency_key: e.idempotencyKey,
+  concurrency_key: e.concurrencyKey,
+  batch_id: e.batchId,
+  trace_id: e.traceId,
+  job_id: e.jobId,
+  retry_of: e.retryOf,
+  cancel_requested: e.cancelRequestedAt !== null,
+  started_at: iso(e.startedAt),
+  ended_at: iso(e.endedAt),
+  duration_ms: e.startedAt && e.endedAt ? e.endedAt.getTime() - e.startedAt.getTime() : null,
+  created_by: e.createdBy,
+  created_at: e.createdAt.toISOString(),
+})
+
+export const toStepRunView = (s: StepRunRow) => ({
+  id: s.id,
+  step_id: s.stepId,
+  step_type: s.stepType,
+  attempt: s.attempt,
+  status: s.status,
+  input: s.input ?? null,
+  output: s.output ?? null,
+  error: s.error ?? null,
+  logs: s.logs,
+  duration_ms: s.durationMs,
+  wake_at: iso(s.wakeAt),
+  started_at: s.startedAt.toISOString(),
+  ended_at: iso(s.endedAt),
+})
+
+export interface StartInput {
+  input?: unknown
+  idempotency_key?: string | undefined
+  concurrency_key?: string | undefined
+  batch_id?: string | undefined
+  /** Run this version instead of the live one. */
+  version?: number | undefined
+}
+
+export interface TriggerOrigin {
+  triggerId?: string | null
+  triggerType: string
+  eventId?: number | null
+  /** What the trigger adds to the context (the event, the webhook request...). */
+  trigger?: Record<string, unknown>
+}
+
+const notFound = (id: string) => new NotFoundError(`execution ${id} not found`)
+
+export function createExecutions({ database, events, automations }: { database: Database; events: EventLog; automations: Automations }) {
+  const db = database.db
+
+  async function find(exec: Executor, ctx: RequestContext, id: string, lock = false): Promise<ExecutionRow> {
+    if (!UUID.test(id)) throw notFound(id)
+    const q = exec.select().from(executions).where(and(inOrg(executions, ctx), eq(executions.id, id)))
+    const [row] = lock ? await q.for('update') : await q
+    if (!row) throw notFound(id)
+    return row
+  }
+
+  /**
+   * Inserts a queued execution and the job that runs it. With an idempotency key already used
+   * for this automation, nothing is written and the earlier execution is returned.
+   */
+  async function startIn(tx: Executor, ctx: RequestContext, a: AutomationRow, v: VersionRow, input: StartInput, origin: TriggerOrigin, retryOf: string | null = null): Promise<{ execution: ExecutionRow; created: boolean }> {
+    if (input.idempotency_key) {
+      const [existing] = await tx.select().from(executions).where(and(eq(executions.organizationId, a.organizationId), eq(executions.automationId, a.id), eq(executions.idempotencyKey, input.idempotency_key)))
+      if (existing) return { execution: existing, created: false }
+    }
+    const context = {
+      automation: { id: a.id, slug: a.slug, name: a.name },
+      version: v.version,
+      trigger: { type: origin.triggerType, id: origin.triggerId ?? null, ...(origin.trigger ?? {}) },
+      trace_id: ctx.traceId,
+    }
+    const [e] = await tx
+      .insert(executions)
+      .values({
+        organizationId: a.organizationId,
+        automationId: a.id,
+        versionId: v.id,
+        triggerId: origin.triggerId ?? null,
+        triggerType: origin.triggerType,
+        eventId: origin.eventId ?? null,
+        input: (input.input ?? {}) as never,
+        context,
+        idempotencyKey: input.idempotency_key ?? null,
+        concurrencyKey: input.concurrency_key ?? null,
+        batchId: input.batch_id ?? null,
+        traceId: ctx.traceId,
+        retryOf,
+        createdBy: actorLabel(ctx.actor),
+      })
+      .onConflictDoNothing()
+      .returning()
+    if (!e) {
+      // A concurrent start took the key between the check and the insert.
+      const [existing] = await tx.select().from(executions).where(and(eq(executions.organizationId, a.organizationId), eq(executions.automationId, a.id), eq(executions.idempotencyKey, input.idempotency_key!)))
+      return { execution: existing!, created: false }
+    }
+    const job = await enqueueJob(tx, ctx, { type: EXECUTE_JOB, params: { execution_id: e.id }, maxAttempts: 25 })
+    await tx.update(executions).set({ jobId: job.id }).where(eq(executions.id, e.id))
+    await events.appendEvent(tx, ctx, { type: 'execution.queued', entityType: 'execution', entityId: e.id, data: { automation_id: a.id, version: v.version, trigger_type: origin.triggerType, retry_of: retryOf } })
+    return { execution: { ...e, jobId: job.id }, created: true }
+  }
+
+  async function versionFor(tx: Executor, ctx: RequestContext, a: AutomationRow, version: number | undefined): Promise<VersionRow> {
+    if (version !== undefined) return automations.versionOf(tx, ctx, a.id, version)
+    const live = await automations.liveOf(tx, a.id)
+    if (!live) throw new ValidationError(`automation ${a.slug} has no live version: publish one, or name the version to run`, [{ path: '/body/version', message: 'is required while no version is live' }])
+    return live
+  }
+
+  return {
+    find,
+    startIn,
+
+    /** A manual start (API, CLI, UI). */
+    async start(ctx: RequestContext, ref: string, input: StartInput) {
+      orgOf(ctx)
+      return database.transaction(async (tx) => {
+        const a = await automations.find(tx, ctx, ref)
+        const v = await versionFor(tx, ctx, a, input.version)
+        const { execution, created } = await startIn(tx, ctx, a, v, input, { triggerType: 'manual' })
+        return { execution: toExecutionView(execution), created }
+      })
+    },
+
+    async get(ctx: RequestContext, id: string) {
+      const e = await find(db, ctx, id)
+      const steps = await db.select().from(stepRuns).where(eq(stepRuns.executionId, e.id)).orderBy(asc(stepRuns.startedAt), asc(stepRuns.id))
+      const [{ version }] = (await rows<{ version: number }>(db, sql`select version from workflow_versions where id = ${e.versionId}`)) as [{ version: number }]
+      return { ...toExecutionView(e, version), steps: steps.map(toStepRunView) }
+    },
+
+    async list(ctx: RequestContext, f: { limit: number; cursor?: string | undefined; automation?: string | undefined; status?: ExecutionStatus | undefined; batch_id?: string | undefined }) {
+      const automationId = f.automation ? (await automations.find(db, ctx, f.automation)).id : undefined
+      const page = await listNewestFirst(db, executions, [
+        inOrg(executions, ctx),
+        automationId ? eq(executions.automationId, automationId) : undefined,
+        f.status ? eq(executions.status, f.status) : undefined,
+        f.batch_id ? eq(executions.batchId, f.batch_id) : undefined,
+      ], f)
+      return { data: page.data.map((e) => toExecutionView(e)), next_cursor: page.next_cursor }
+    },
+
+    async steps(ctx: RequestContext, id: string) {
+      const e = await find(db, ctx, id)
+      const steps = await db.select().from(stepRuns).where(eq(stepRuns.executionId, e.id)).orderBy(asc(stepRuns.startedAt), asc(stepRuns.id))
+      return { data: steps.map(toStepRunView) }
+    },
+
+    /**
+     * Queued or waiting: cancelled at once (its pending job too). Running: cancel requested; the
+     * engine stops before the next step and aborts the running one. Finished: 409.
+     */
+    async cancel(ctx: RequestContext, id: string) {
+      return database.transaction(async (tx) => {
+        const e = await find(tx, ctx, id, true)
+        if (FINISHED.includes(e.status)) throw new IllegalTransitionError('execution', e.status, 'cancelled')
+        // Running with a runner: ask it to stop. Running between retries (no runner) stops at once.
+        if (e.status === 'running' && e.runner !== null) {
+          if (!e.cancelRequestedAt) {
+            await tx.update(executions).set({ cancelRequestedAt: sql`now()` }).where(eq(executions.id, e.id))
+            await events.appendEvent(tx, ctx, { type: 'execution.cancel_requested', entityType: 'execution', entityId: e.id, data: { automation_id: e.automationId } })
+            // The process running it aborts the running step when this commits.
+            await tx.execute(sql`select pg_notify(${CANCEL_CHANNEL}, ${e.id})`)
+          }
+          return toExecutionView({ ...e, cancelRequestedAt: e.cancelRequestedAt ?? new Date() })
+        }
+        if (e.jobId) await cancelJob(tx, ctx, events, e.jobId).catch(() => undefined)
+        await tx.update(stepRuns).set({ status: 'cancelled', endedAt: sql`now()` }).where(and(eq(stepRuns.executionId, e.id), eq(stepRuns.status, 'waiting')))
+        const [row] = await tx
+          .update(executions)
+          .set({ status: 'cancelled', statusChangedAt: sql`now()`, cancelRequestedAt: sql`now()`, endedAt: sql`now()`, error: { message: 'cancelled before it finished', by: actorLabel(ctx.actor) } })
+          .where(eq(executions.id, e.id))
+          .returning()
+        await events.appendEvent(tx, ctx, { type: 'execution.cancelled', entityType: 'execution', entityId: e.id, data: { automation_id: e.automationId, was: e.status } })
+        return toExecutionView(row!)
+      })
+    },
+
+    /**
+     * Resume a failed (or cancelled) execution where it stopped: completed steps keep their
+     * results, the failed step runs again (a new attempt), on the pinned version.
+     */
+    async resume(ctx: RequestContext, id: string) {
+      return database.transaction(async (tx) => {
+        const e = await find(tx, ctx, id, true)
+        if (e.status !== 'failed' && e.status !== 'cancelled') throw new IllegalTransitionError('execution', e.status, 'running')
+        const job = await enqueueJob(tx, ctx, { type: EXECUTE_JOB, params: { execution_id: e.id, resume: true }, maxAttempts: 25 })
+        const [row] = await tx
+          .update(executions)
+          .set({ status: 'queued', statusChangedAt: sql`now()`, jobId: job.id, error: null, output: null, endedAt: null, cancelRequestedAt: null })
+          .where(eq(executions.id, e.id))
+          .returning()
+        await events.appendEvent(tx, ctx, { type: 'execution.resumed', entityType: 'execution', entityId: e.id, data: { automation_id: e.automationId, was: e.status } })
+        return toExecutionView(row!)
+      })
+    },
+
+    /** A new execution with the same input, from the start, on the pinned version (default) or the live one. */
+    async retry(ctx: RequestContext, id: string, opts: { version?: 'pinned' | 'live' | undefined }) {
+      return database.transaction(async (tx) => {
+        const e = await find(tx, ctx, id)
+        const a = await automations.find(tx, ctx, e.automationId)
+        const v = opts.version === 'live' ? await versionFor(tx, ctx, a, undefined) : (await tx.select().from(workflowVersions).where(eq(workflowVersions.id, e.versionId)))[0]!
+        const ctxTrigger = (e.context as { trigger?: Record<string, unknown> }).trigger ?? {}
+        const { execution } = await startIn(tx, ctx, a, v, { input: e.input, concurrency_key: e.concurrencyKey ?? undefined, batch_id: e.batchId ?? undefined }, { triggerType: e.triggerType, triggerId: e.triggerId, eventId: e.eventId, trigger: ctxTrigger }, e.id)
+        return toExecutionView(execution)
+      })
+    },
+  }
+}
+
+export type Executions = ReturnType<typeof createExecutions>

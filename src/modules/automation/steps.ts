@@ -1,0 +1,288 @@
+// The step types a workflow graph may use. Each has a JSON Schema for its config (checked by
+// validate()), says whether it is pure (no effect outside the execution: it may run inline and
+// have its record written together with the next one) and runs with its config's templates
+// filled in from the execution context.
+import { fetch, type Response } from 'undici'
+import type { FieldError } from '../../core/errors.ts'
+import { evaluate, expressionProblem, render } from './expressions.ts'
+import type { NetGuard } from './netGuard.ts'
+import type { Sandbox } from './sandbox.ts'
+
+export interface StepLog {
+  ts: string
+  level: 'debug' | 'info' | 'warning' | 'error'
+  message: string
+}
+
+/** What a step sees while it runs. */
+export interface StepEnv {
+  stepId: string
+  /** The config as written, templates not yet filled in. */
+  config: Record<string, any>
+  /** input, trigger, execution, and steps.<id>.output of every step that ran before. */
+  context: Record<string, unknown>
+  attempt: number
+  signal: AbortSignal
+  now: () => Date
+  log(level: StepLog['level'], message: string): void
+  /** The step's earlier record when it was waiting (a delay that now wakes). */
+  waited: { wakeAt: Date | null; output: unknown } | null
+  /** Platform effects (events, jobs) the engine writes with the step's record. */
+  emit(event: { type: string; data: Record<string, unknown> }): void
+}
+
+export type StepOutcome = { output: unknown; input?: unknown } | { wait: { until: Date | null }; output?: unknown; input?: unknown }
+
+export interface StepType {
+  type: string
+  summary: string
+  /** JSON Schema (2020-12) of the config. */
+  config: Record<string, unknown>
+  /** No effect outside the execution: safe to run again, so its record may be batched. */
+  pure: boolean
+  /** Checks beyond the schema (expressions that do not parse), as field errors under `base`. */
+  check?(config: Record<string, any>, base: string): FieldError[]
+  run(env: StepEnv): Promise<StepOutcome>
+}
+
+/** A step's failure as stored: what went wrong, and whether trying again could help. */
+export class StepError extends Error {
+  constructor(
+    message: string,
+    readonly details: Record<string, unknown> = {},
+    readonly retryable = true,
+  ) {
+    super(message)
+    this.name = 'StepError'
+  }
+}
+
+const expressionCheck =
+  (...fields: string[]) =>
+  (config: Record<string, any>, base: string): FieldError[] =>
+    fields.flatMap((f) => {
+      const v = config[f]
+      if (typeof v !== 'string') return []
+      const problem = expressionProblem(v)
+      return problem ? [{ path: `${base}/${f}`, message: problem }] : []
+    })
+
+const transform: StepType = {
+  type: 'transform',
+  summary: 'Computes a value from the execution context with a JSONata expression',
+  config: { type: 'object', required: ['expression'], additionalProperties: false, properties: { expression: { type: 'string', minLength: 1, maxLength: 20_000 } } },
+  pure: true,
+  check: expressionCheck('expression'),
+  async run(env) {
+    return { output: await evaluate(env.config.expression, env.context) }
+  },
+}
+
+const condition: StepType = {
+  type: 'condition',
+  summary: 'Evaluates a JSONata expression to true or false; edges with branch "true" or "false" follow it',
+  config: { type: 'object', required: ['expression'], additionalProperties: false, properties: { expression: { type: 'string', minLength: 1, maxLength: 20_000 } } },
+  pure: true,
+  check: expressionCheck('expression'),
+  async run(env) {
+    const v = await evaluate(env.config.expression, env.context)
+    return { output: { result: Boolean(v) && !(Array.isArray(v) && v.length === 0) } }
+  },
+}
+
+const METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']
+const MAX_RESPONSE_BYTES = 1_048_576
+
+export function httpStep(guard: NetGuard): StepType {
+  return {
+    type: 'http',
+    summary: 'Sends an HTTP request (templates in url, headers, query and body) and stores the response',
+    config: {
+      type: 'object',
+      required: ['url'],
+      additionalProperties: false,
+      properties: {
+        method: { enum: METHODS, default: 'GET' },
+        url: { type: 'string', minLength: 1, maxLength: 4000 },
+        headers: { type: 'object', additionalProperties: { type: 'string', maxLength: 8000 } },
+        query: { type: 'object', additionalProperties: { type: ['string', 'number', 'boolean'] } },
+        body: {},
+        timeout_ms: { type: 'integer', minimum: 1, maximum: 300_000, default: 30_000 },
+        /** Statuses outside 2xx fail the step (and are retried) unless this is false. */
+        fail_on_status: { type: 'boolean', default: true },
+      },
+    },
+    pure: false,
+    async run(env) {
+      const c = (await render(env.config, env.context)) as Record<string, any>
+      let url: URL
+      try {
+        url = new URL(String(c.url))
+      } catch {
+        throw new StepError(`url ${JSON.stringify(c.url)} is not an absolute URL`, {}, false)
+      }
+      if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new StepError(`url must be http or https, not ${url.protocol}`, {}, false)
+      for (const [k, v] of Object.entries(c.query ?? {})) url.searchParams.append(k, String(v))
+      try {
+        guard.checkUrl(url)
+      } catch (err) {
+        throw new StepError((err as Error).message, { url: url.toString() }, false)
+      }
+      const method = (c.method ?? 'GET') as string
+      const headers: Record<string, string> = { ...(c.headers ?? {}) }
+      let body: string | undefined
+      if (c.body !== undefined && method !== 'GET' && method !== 'HEAD') {
+        body = typeof c.body === 'string' ? c.body : JSON.stringify(c.body)
+        if (typeof c.body !== 'string' && !Object.keys(headers).some((h) => h.toLowerCase() === 'content-type')) headers['content-type'] = 'application/json'
+      }
+      const timeout = AbortSignal.timeout(c.timeout_ms ?? 30_000)
+      const started = performance.now()
+      let res: Response
+      try {
+        res = await fetch(url, { method, headers, body, signal: AbortSignal.any([env.signal, timeout]), redirect: 'manual', dispatcher: guard.dispatcher })
+      } catch (err) {
+        const cause = (err as { cause?: Error }).cause
+        const blocked = blockedIn(err)
+        if (blocked) throw new StepError(blocked.message, { url: url.toString() }, false)
+        if (timeout.aborted) throw new StepError(`${method} ${url.origin}${url.pathname} got no answer within ${c.timeout_ms ?? 30_000} ms`, { url: url.toString() })
+        throw new StepError(`${method} ${url.origin}${url.pathname} failed: ${cause?.message ?? (err as Error).message}`, { url: url.toString() })
+      }
+      const text = await readLimited(res)
+      env.log('info', `${method} ${url.origin}${url.pathname} -> ${res.status} in ${Math.round(performance.now() - started)} ms`)
+      let parsed: unknown = text
+      if (/json/i.test(res.headers.get('content-type') ?? '') && text !== '') {
+        try {
+          parsed = JSON.parse(text)
+        } catch {
+          parsed = text
+        }
+      }
+      const output = { status: res.status, headers: Object.fromEntries(res.headers), body: parsed }
+      const input = { method, url: url.toString(), headers: redact(headers), body: c.body ?? null }
+      if (c.fail_on_status !== false && (res.status < 200 || res.status > 299)) {
+        // 4xx other than 408/429 will answer the same next time.
+        const retryable = res.status >= 500 || res.status === 408 || res.status === 429
+        throw new StepError(`${method} ${url.origin}${url.pathname} answered ${res.status}`, { response: output }, retryable)
+      }
+      return { output, input }
+    },
+  }
+}
+
+/** The BlockedAddressError somewhere in an error's causes (undici wraps connect errors). */
+function blockedIn(err: unknown, depth = 0): Error | null {
+  if (!err || typeof err !== 'object' || depth > 5) return null
+  if ((err as Error).name === 'BlockedAddressError') return err as Error
+  for (const inner of [(err as { cause?: unknown }).cause, ...((err as { errors?: unknown[] }).errors ?? [])]) {
+    const found = blockedIn(inner, depth + 1)
+    if (found) return found
+  }
+  return null
+}
+
+async function readLimited(res: Response): Promise<string> {
+  if (!res.body) return ''
+  const reader = res.body.getReader()
+  const chunks: Uint8Array[] = []
+  let size = 0
+  for (;;) {
+    const { done, value } = await reader.read()
+    if (done) break
+    size += value.byteLength
+    if (size > MAX_RESPONSE_BYTES) {
+      await reader.cancel()
+      throw new StepError(`the response is larger than ${MAX_RESPONSE_BYTES} bytes`, {}, false)
+    }
+    chunks.push(value)
+  }
+  return Buffer.concat(chunks).toString('utf8')
+}
+
+const SECRET_HEADER = /authorization|cookie|api-key|token|secret/i
+const redact = (h: Record<string, string>) => Object.fromEntries(Object.entries(h).map(([k, v]) => [k, SECRET_HEADER.test(k) ? '[redacted]' : v]))
+
+const delay: StepType = {
+  type: 'delay',
+  summary: 'Waits (durably: no worker is held) for a number of seconds or until a time',
+  config: {
+    type: 'object',
+    additionalProperties: false,
+    minProperties: 1,
+    maxProperties: 1,
+    properties: { seconds: { type: ['number', 'string'] }, until: { type: 'string', minLength: 1 } },
+  },
+  pure: false,
+  async run(env) {
+    if (env.waited) return { output: { waited_until: env.waited.wakeAt?.toISOString() ?? null } }
+    const c = (await render(env.config, env.context)) as { seconds?: unknown; until?: unknown }
+    let until: Date
+    if (c.seconds !== undefined) {
+      const s = Number(c.seconds)
+      if (!Number.isFinite(s) || s < 0 || s > 366 * 86400) throw new StepError(`seconds must be a number from 0 to ${366 * 86400}, got ${JSON.stringify(c.seconds)}`, {}, false)
+      until = new Date(env.now().getTime() + s * 1000)
+    } else {
+      until = new Date(String(c.until))
+      if (Number.isNaN(until.getTime())) throw new StepError(`until must be an ISO 8601 time, got ${JSON.stringify(c.until)}`, {}, false)
+    }
+    if (until.getTime() <= env.now().getTime()) return { output: { waited_until: until.toISOString() } }
+    return { wait: { until } }
+  },
+}
+
+/** Event types the engine writes itself; a workflow may not forge them. */
+const RESERVED_EVENT_PREFIXES = ['execution.', 'step.', 'job.', 'automation.', 'auth.', 'user.', 'organization.', 'api_key.']
+
+const emitEvent: StepType = {
+  type: 'emit_event',
+  summary: 'Writes an event to the event log (triggers, webhooks and consumers see it), with the execution trace id',
+  config: {
+    type: 'object',
+    required: ['type'],
+    additionalProperties: false,
+    properties: { type: { type: 'string', pattern: '^[a-z][a-z0-9_]*(\\.[a-z0-9_]+)+$', maxLength: 100 }, data: {} },
+  },
+  pure: false,
+  check(config, base) {
+    const t = String(config.type ?? '')
+    const reserved = RESERVED_EVENT_PREFIXES.find((p) => t.startsWith(p))
+    return reserved ? [{ path: `${base}/type`, message: `event types starting with ${reserved} are written by Stratum itself` }] : []
+  },
+  async run(env) {
+    const data = env.config.data === undefined ? {} : await render(env.config.data, env.context)
+    const payload = data && typeof data === 'object' && !Array.isArray(data) ? (data as Record<string, unknown>) : { value: data }
+    env.emit({ type: env.config.type, data: payload })
+    return { output: { type: env.config.type, data: payload } }
+  },
+}
+
+function codeStep(sandbox: Sandbox): StepType {
+  return {
+    type: 'code',
+    summary: 'Runs JavaScript in a QuickJS (WASM) sandbox on a worker thread, with memory and time limits; `context` holds the execution context and the value the source returns is the output (console lines become step logs)',
+    config: {
+      type: 'object',
+      required: ['source'],
+      additionalProperties: false,
+      properties: {
+        source: { type: 'string', minLength: 1, maxLength: 100_000 },
+        timeout_ms: { type: 'integer', minimum: 1, maximum: 60_000, default: 1000 },
+        memory_mb: { type: 'integer', minimum: 1, maximum: 256, default: 32 },
+      },
+    },
+    pure: true,
+    async run(env) {
+      const timeoutMs = env.config.timeout_ms ?? 1000
+      const memoryMb = env.config.memory_mb ?? 32
+      const r = await sandbox.run({ source: env.config.source, context: env.context, timeoutMs, memoryMb, signal: env.signal })
+      for (const l of r.logs) env.log(l.level, l.message)
+      if (r.ok) return { output: JSON.parse(r.json ?? 'null') }
+      if (r.kind === 'timeout') throw new StepError(`the code ran longer than its ${timeoutMs} ms limit and was stopped`, {}, false)
+      if (r.kind === 'memory') throw new StepError(`the code used more than its ${memoryMb} MB memory limit and was stopped`, {}, false)
+      throw new StepError(`the code threw ${r.message}`, {}, false)
+    },
+  }
+}
+
+export function stepTypes(guard: NetGuard, sandbox: Sandbox): Map<string, StepType> {
+  return new Map([transform, condition, httpStep(guard), delay, emitEvent, codeStep(sandbox)].map((s) => [s.type, s]))
+}
