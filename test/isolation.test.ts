@@ -37,6 +37,7 @@ interface JsonSchema {
   pattern?: string
   minimum?: number
   minLength?: number
+  minItems?: number
   items?: JsonSchema
   anyOf?: JsonSchema[]
 }
@@ -51,7 +52,7 @@ function validBody(schema: JsonSchema | undefined): unknown {
     case 'object':
       return Object.fromEntries((schema.required ?? []).map((k) => [k, validBody(schema.properties?.[k])]))
     case 'array':
-      return []
+      return Array.from({ length: schema.minItems ?? 0 }, () => validBody(schema.items))
     case 'integer':
     case 'number':
       return schema.minimum ?? 1
@@ -127,6 +128,10 @@ async function seedOrganisation() {
   await asA(`/scenarios/${scenario.id}/components`, { component_id: component.id })
   await asA(`/scenarios/${scenario.id}/logs`, { message: 'written by A', progress: 10 })
   ownedByA.push(source.id, component.id, scenario.id)
+  // Automation: an automation with a live version, and an execution of it (queued: no worker runs here).
+  const automation = await asA('/automations', { name: 'Automation of A', graph: { steps: [{ id: 'x', type: 'transform', config: { expression: '1' } }] } })
+  const execution = await asA(`/automations/${automation.id}/executions`, { input: { by: 'a' }, batch_id: 'batch of A' })
+  ownedByA.push(automation.id, execution.id)
   expect(ownedByA.every((id) => typeof id === 'string')).toBe(true)
 }
 
@@ -153,7 +158,8 @@ afterAll(() => t.close())
 
 /** B's credentials for a route: its device key where the route takes the scope `device`, else B's session. */
 const asB = (op: Operation) => (op.security?.[0]?.bearer?.[0] === 'device' ? bDevice : b.headers)
-const fill = (path: string, id: string) => path.replace(/\{[^}]+\}/g, id)
+// Numbered sub-resources (workflow versions) take 1, every other path parameter the id.
+const fill = (path: string, id: string) => path.replace(/\{version\}/g, '1').replace(/\{[^}]+\}/g, id)
 const isPublic = (op: Operation) => Array.isArray(op.security) && op.security.length === 0
 const inject = (op: Operation, url: string, headers: Record<string, string>) => {
   const body = op.method === 'GET' || op.method === 'DELETE' ? undefined : (validBody(op.body) ?? {})
