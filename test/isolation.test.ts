@@ -131,7 +131,8 @@ async function seedOrganisation() {
   // Automation: an automation with a live version, and an execution of it (queued: no worker runs here).
   const automation = await asA('/automations', { name: 'Automation of A', graph: { steps: [{ id: 'x', type: 'transform', config: { expression: '1' } }] } })
   const execution = await asA(`/automations/${automation.id}/executions`, { input: { by: 'a' }, batch_id: 'batch of A' })
-  ownedByA.push(automation.id, execution.id)
+  const trigger = await asA(`/automations/${automation.id}/triggers`, { type: 'cron', config: { expression: '0 6 * * *', time_zone: 'Europe/Oslo' } })
+  ownedByA.push(automation.id, execution.id, trigger.id)
   expect(ownedByA.every((id) => typeof id === 'string')).toBe(true)
 }
 
@@ -188,6 +189,7 @@ describe('access on every route', () => {
       'POST /api/v1/auth/login',
       'POST /api/v1/auth/password-reset',
       'POST /api/v1/auth/signup',
+      'POST /api/v1/hooks/{token}',
     ])
   })
 

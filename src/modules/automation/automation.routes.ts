@@ -1,11 +1,12 @@
 // Automations, their workflow versions and their executions (with step runs): the API of the
 // engine. Executions start manually here (with input, an idempotency key, a concurrency key and
 // a batch id); `?wait=` holds the answer until the execution finishes or the wait runs out.
-import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import type { FastifyPluginAsyncTypebox, TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import { Type } from 'typebox'
 import { pageOf, pageQuery } from '../../core/http/pagination.ts'
 import { IdParams, Nullable, Strict, StringEnum, Timestamp, Uuid, problems } from '../../core/http/schemas.ts'
-import { EXECUTION_STATUSES, STEP_STATUSES } from './automation.schema.ts'
+import { EXECUTION_STATUSES, SCHEDULE_LOG_STATUSES, STEP_STATUSES, TRIGGER_TYPES } from './automation.schema.ts'
+import type { Triggers } from './triggers.service.ts'
 import type { Automations } from './automations.service.ts'
 import type { Executions } from './executions.service.ts'
 import { GRAPH_SCHEMA, type Graph, type GraphCompiler } from './graph.ts'
@@ -136,17 +137,7 @@ export const automationRoutes: FastifyPluginAsyncTypebox<{ automations: Automati
   app,
   { automations, executions, compiler, types },
 ) => {
-  /** The execution with its steps once it has finished, or as it stands when `seconds` run out. */
-  async function waitFor(ctx: Parameters<Executions['get']>[0], id: string, seconds: number) {
-    const deadline = Date.now() + seconds * 1000
-    let pause = 5
-    for (;;) {
-      const e = await executions.get(ctx, id)
-      if (FINISHED.has(e.status) || Date.now() >= deadline) return e
-      await new Promise((r) => setTimeout(r, Math.min(pause, Math.max(1, deadline - Date.now()))))
-      pause = Math.min(pause * 2, 200)
-    }
-  }
+  const waitFor = (ctx: Parameters<Executions['get']>[0], id: string, seconds: number) => waitForExecution(executions, ctx, id, seconds)
 
   app.get(
     '/automations/step-types',
@@ -365,4 +356,158 @@ export const automationRoutes: FastifyPluginAsyncTypebox<{ automations: Automati
     },
     async (req, reply) => reply.code(201).send(await executions.retry(req.ctx, req.params.id, req.body ?? {})),
   )
+}
+
+const TriggerSchema = Type.Object({
+  id: Uuid(),
+  automation_id: Uuid(),
+  type: StringEnum(TRIGGER_TYPES),
+  name: Nullable(Type.String()),
+  enabled: Type.Boolean(),
+  config: JsonObject,
+  filters: JsonObject,
+  webhook_url: Nullable(Type.String({ description: 'Webhook triggers: POST here (no credentials; signed when the trigger has a secret)' })),
+  secret: Nullable(Type.String({ description: 'Webhook signing secret (Standard Webhooks), in full only in the answer that creates it' })),
+  next_run_at: Nullable(Timestamp()),
+  last_run_at: Nullable(Timestamp()),
+  created_by: Nullable(Type.String()),
+  created_at: Timestamp(),
+  updated_at: Timestamp(),
+})
+const ScheduleLogSchema = Type.Object({
+  id: Uuid(),
+  trigger_id: Uuid(),
+  ts: Timestamp(),
+  scheduled_for: Timestamp(),
+  delay_ms: Type.Integer(),
+  status: StringEnum(SCHEDULE_LOG_STATUSES),
+  message: Type.String(),
+  execution_id: Nullable(Uuid()),
+})
+
+export const triggerRoutes: FastifyPluginAsyncTypebox<{ triggers: Triggers; executions: Executions }> = async (app, { triggers, executions }) => {
+  app.post(
+    '/automations/:ref/triggers',
+    {
+      config: { scope: write },
+      schema: {
+        operationId: 'createTrigger',
+        tags,
+        summary: 'Add a trigger: cron (expression, time_zone, overlap, missed, catch_up_limit, input), event (event_type, condition, payload; filters), webhook (signed: true for a Standard Webhooks secret) or manual',
+        params: RefParams,
+        body: {
+          ...Strict({
+            type: StringEnum(TRIGGER_TYPES),
+            name: Type.Optional(Nullable(Type.String({ maxLength: 200 }))),
+            enabled: Type.Optional(Type.Boolean()),
+            config: Type.Optional(JsonObject),
+            filters: Type.Optional(JsonObject),
+            signed: Type.Optional(Type.Boolean()),
+          }),
+          examples: [{ type: 'cron', name: 'Every morning', config: { expression: '0 6 * * *', time_zone: 'Europe/Oslo', overlap: 'skip', missed: 'run_once' } }, { type: 'event', config: { event_type: 'alert.*' }, filters: { 'data.severity': 'high' } }],
+        },
+        response: { 201: TriggerSchema, ...problems(404, 422) },
+      },
+    },
+    async (req, reply) => reply.code(201).send(await triggers.create(req.ctx, req.params.ref, req.body)),
+  )
+  app.get(
+    '/triggers',
+    {
+      config: { scope: read },
+      schema: { operationId: 'listTriggers', tags, summary: 'Triggers, newest first', querystring: Strict({ ...pageQuery, automation: Type.Optional(Ref), type: Type.Optional(StringEnum(TRIGGER_TYPES)) }), response: { 200: pageOf(TriggerSchema), ...problems(404) } },
+    },
+    (req) => triggers.list(req.ctx, { ...req.query, limit: req.query.limit ?? 100 }),
+  )
+  app.get('/triggers/:id', { config: { scope: read }, schema: { operationId: 'getTrigger', tags, summary: 'One trigger', params: IdParams, response: { 200: TriggerSchema, ...problems(404) } } }, (req) => triggers.get(req.ctx, req.params.id))
+  app.patch(
+    '/triggers/:id',
+    {
+      config: { scope: write },
+      schema: {
+        operationId: 'updateTrigger',
+        tags,
+        summary: 'Change a trigger (a changed or re-enabled schedule counts from now)',
+        params: IdParams,
+        body: Strict({ name: Type.Optional(Nullable(Type.String({ maxLength: 200 }))), enabled: Type.Optional(Type.Boolean()), config: Type.Optional(JsonObject), filters: Type.Optional(JsonObject) }),
+        response: { 200: TriggerSchema, ...problems(404, 422) },
+      },
+    },
+    (req) => triggers.update(req.ctx, req.params.id, req.body),
+  )
+  app.delete(
+    '/triggers/:id',
+    { config: { scope: write }, schema: { operationId: 'deleteTrigger', tags, summary: 'Delete a trigger (its schedule logs too)', params: IdParams, response: { 204: Type.Null(), ...problems(404) } } },
+    async (req, reply) => reply.code(204).send(await triggers.remove(req.ctx, req.params.id).then(() => null)),
+  )
+  app.get(
+    '/triggers/:id/upcoming',
+    {
+      config: { scope: read },
+      schema: {
+        operationId: 'upcomingFires',
+        tags,
+        summary: "A cron trigger's next fire times, computed in its time zone",
+        params: IdParams,
+        querystring: Strict({ count: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000 })), from: Type.Optional(Timestamp()) }),
+        response: { 200: Type.Object({ trigger_id: Uuid(), time_zone: Type.String(), data: Type.Array(Timestamp()) }), ...problems(404, 422) },
+      },
+    },
+    (req) => triggers.upcoming(req.ctx, req.params.id, req.query.count ?? 10, req.query.from),
+  )
+  app.get(
+    '/triggers/:id/logs',
+    {
+      config: { scope: read },
+      schema: {
+        operationId: 'listScheduleLogs',
+        tags,
+        summary: "A cron trigger's schedule log (seed 000 WorkflowSchedulerLog): every fire, skip and error, newest first",
+        params: IdParams,
+        querystring: Strict({ ...pageQuery, status: Type.Optional(StringEnum(SCHEDULE_LOG_STATUSES)) }),
+        response: { 200: pageOf(ScheduleLogSchema), ...problems(404) },
+      },
+    },
+    (req) => triggers.logs(req.ctx, req.params.id, { ...req.query, limit: req.query.limit ?? 100 }),
+  )
+
+  // Webhook deliveries: no credentials (the URL's token names the trigger), the raw body kept for the signature check.
+  await app.register(async (plain) => {
+    const hooks = plain.withTypeProvider<TypeBoxTypeProvider>()
+    hooks.removeAllContentTypeParsers()
+    hooks.addContentTypeParser('*', { parseAs: 'string' }, (_req, body, done) => done(null, body))
+    hooks.post(
+      '/hooks/:token',
+      {
+        config: { public: true },
+        schema: {
+          operationId: 'receiveWebhook',
+          tags,
+          summary: "A webhook trigger's URL: starts its automation with the body as input (202 with the execution id; ?wait=N answers with the finished execution)",
+          params: Strict({ token: Type.String({ minLength: 10, maxLength: 100 }) }),
+          querystring: WaitQuery,
+          response: { 200: ExecutionWithSteps, 202: Type.Object({ execution_id: Uuid(), status: Type.String() }), ...problems(401, 404, 422) },
+        },
+      },
+      async (req, reply) => {
+        const raw = typeof req.body === 'string' ? req.body : ''
+        const { execution } = await triggers.receive(req.params.token, raw, req.headers, req.ctx?.traceId)
+        const ctx = { ...req.ctx, organizationId: execution.organizationId }
+        if (req.query.wait) return reply.code(200).send(await waitForExecution(executions, ctx, execution.id, req.query.wait))
+        return reply.code(202).header('location', `/api/v1/executions/${execution.id}`).send({ execution_id: execution.id, status: execution.status })
+      },
+    )
+  })
+}
+
+/** The execution with its steps once it has finished, or as it stands when `seconds` run out. */
+async function waitForExecution(executions: Executions, ctx: Parameters<Executions['get']>[0], id: string, seconds: number) {
+  const deadline = Date.now() + seconds * 1000
+  let pause = 5
+  for (;;) {
+    const e = await executions.get(ctx, id)
+    if (FINISHED.has(e.status) || Date.now() >= deadline) return e
+    await new Promise((r) => setTimeout(r, Math.min(pause, Math.max(1, deadline - Date.now()))))
+    pause = Math.min(pause * 2, 200)
+  }
 }

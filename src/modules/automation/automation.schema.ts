@@ -68,6 +68,66 @@ export const workflowVersions = pgTable(
   ],
 )
 
+export const TRIGGER_TYPES = ['manual', 'cron', 'event', 'webhook'] as const
+export type TriggerType = (typeof TRIGGER_TYPES)[number]
+
+/** What starts an automation (seed 003 Trigger; a seed-000 WorkflowScheduler is a cron trigger). */
+export const triggers = pgTable(
+  'triggers',
+  {
+    ...idColumn(),
+    ...tenantColumn(),
+    automationId: uuid('automation_id').notNull(),
+    type: text('type').$type<TriggerType>().notNull(),
+    name: text('name'),
+    enabled: boolean('enabled').notNull().default(true),
+    config: jsonb('config').$type<Json>().notNull().default({}),
+    /** Event triggers: conditions on the event (dotted path -> value, all must hold). */
+    filters: jsonb('filters').$type<Json>().notNull().default({}),
+    /** Webhook triggers: the URL's unguessable part, and the Standard Webhooks signing secret (when set). */
+    webhookToken: text('webhook_token'),
+    secret: text('secret'),
+    /** Cron triggers: the next due time (UTC) and the last fire. */
+    nextRunAt: tstz('next_run_at'),
+    lastRunAt: tstz('last_run_at'),
+    ...auditColumns(),
+    ...timestamps(),
+  },
+  (t) => [
+    unique('triggers_org_id_key').on(t.organizationId, t.id),
+    uniqueIndex('triggers_webhook_token_key').on(t.webhookToken),
+    foreignKey({ name: 'triggers_automation_fk', columns: [t.organizationId, t.automationId], foreignColumns: [automations.organizationId, automations.id] }).onDelete('cascade'),
+    check('triggers_type_check', sql`${t.type} in ('manual', 'cron', 'event', 'webhook')`),
+    index('triggers_automation_idx').on(t.organizationId, t.automationId, t.createdAt, t.id),
+    index('triggers_org_created_idx').on(t.organizationId, t.createdAt, t.id),
+    index('triggers_due_idx').on(t.nextRunAt).where(sql`${t.type} = 'cron' and ${t.enabled}`),
+  ],
+)
+
+export const SCHEDULE_LOG_STATUSES = ['fired', 'skipped', 'error'] as const
+export type ScheduleLogStatus = (typeof SCHEDULE_LOG_STATUSES)[number]
+
+/** Every fire, skip and error of a cron trigger (seed 000 WorkflowSchedulerLog). */
+export const scheduleLogs = pgTable(
+  'schedule_logs',
+  {
+    ...idColumn(),
+    ...tenantColumn(),
+    triggerId: uuid('trigger_id').notNull(),
+    ts: tstz('ts').notNull().defaultNow(),
+    /** The time the schedule said (the fire may be later: the delay is ts - scheduled_for). */
+    scheduledFor: tstz('scheduled_for').notNull(),
+    status: text('status').$type<ScheduleLogStatus>().notNull(),
+    message: text('message').notNull(),
+    executionId: uuid('execution_id'),
+  },
+  (t) => [
+    foreignKey({ name: 'schedule_logs_trigger_fk', columns: [t.organizationId, t.triggerId], foreignColumns: [triggers.organizationId, triggers.id] }).onDelete('cascade'),
+    check('schedule_logs_status_check', sql`${t.status} in ('fired', 'skipped', 'error')`),
+    index('schedule_logs_trigger_idx').on(t.organizationId, t.triggerId, t.ts, t.id),
+  ],
+)
+
 export const EXECUTION_STATUSES = ['queued', 'running', 'waiting', 'succeeded', 'failed', 'cancelled'] as const
 export type ExecutionStatus = (typeof EXECUTION_STATUSES)[number]
 export const FINISHED: readonly ExecutionStatus[] = ['succeeded', 'failed', 'cancelled']
@@ -157,3 +217,5 @@ export type AutomationRow = typeof automations.$inferSelect
 export type VersionRow = typeof workflowVersions.$inferSelect
 export type ExecutionRow = typeof executions.$inferSelect
 export type StepRunRow = typeof stepRuns.$inferSelect
+export type TriggerRow = typeof triggers.$inferSelect
+export type ScheduleLogRow = typeof scheduleLogs.$inferSelect

@@ -107,8 +107,14 @@ export function createEngine({ database, events, types, log, clock }: { database
   /** Whether the automation's (and the key's) concurrency limits leave room for one more. */
   async function slotFree(tx: Executor, e: ExecutionRow): Promise<boolean> {
     const [a] = await tx.select({ max: automations.maxConcurrency, perKey: automations.maxConcurrencyPerKey }).from(automations).where(eq(automations.id, e.automationId))
-    if (!a || (a.max === null && (a.perKey === null || e.concurrencyKey === null))) return true
+    // A cron trigger with overlap "queue" runs one at a time.
+    const queued = e.triggerId !== null && (e.context as { trigger?: { overlap?: string } }).trigger?.overlap === 'queue'
+    if (!a || (!queued && a.max === null && (a.perKey === null || e.concurrencyKey === null))) return true
     await tx.execute(sql`select pg_advisory_xact_lock(hashtext(${`automation:${e.automationId}`}))`)
+    if (queued) {
+      const [busy] = await rows<{ id: string }>(tx, sql`select id from executions where trigger_id = ${e.triggerId} and status in ('running', 'waiting') and id <> ${e.id} limit 1`)
+      if (busy) return false
+    }
     const [n] = await rows<{ total: number; per_key: number }>(
       tx,
       sql`select count(*)::int as total, count(*) filter (where concurrency_key = ${e.concurrencyKey})::int as per_key

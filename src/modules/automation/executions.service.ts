@@ -96,7 +96,7 @@ export function createExecutions({ database, events, automations }: { database: 
    * Inserts a queued execution and the job that runs it. With an idempotency key already used
    * for this automation, nothing is written and the earlier execution is returned.
    */
-  async function startIn(tx: Executor, ctx: RequestContext, a: AutomationRow, v: VersionRow, input: StartInput, origin: TriggerOrigin, retryOf: string | null = null): Promise<{ execution: ExecutionRow; created: boolean }> {
+  async function startIn(tx: Executor, ctx: RequestContext, a: AutomationRow, v: VersionRow, input: StartInput, origin: TriggerOrigin, retryOf: string | null = null, deferred = false): Promise<{ execution: ExecutionRow; created: boolean }> {
     if (input.idempotency_key) {
       const [existing] = await tx.select().from(executions).where(and(eq(executions.organizationId, a.organizationId), eq(executions.automationId, a.id), eq(executions.idempotencyKey, input.idempotency_key)))
       if (existing) return { execution: existing, created: false }
@@ -132,10 +132,11 @@ export function createExecutions({ database, events, automations }: { database: 
       const [existing] = await tx.select().from(executions).where(and(eq(executions.organizationId, a.organizationId), eq(executions.automationId, a.id), eq(executions.idempotencyKey, input.idempotency_key!)))
       return { execution: existing!, created: false }
     }
-    const job = await enqueueJob(tx, ctx, { type: EXECUTE_JOB, params: { execution_id: e.id }, maxAttempts: 25 })
-    await tx.update(executions).set({ jobId: job.id }).where(eq(executions.id, e.id))
+    // Deferred: queued without a job, started when a running execution of the automation finishes.
+    const job = deferred ? null : await enqueueJob(tx, ctx, { type: EXECUTE_JOB, params: { execution_id: e.id }, maxAttempts: 25 })
+    if (job) await tx.update(executions).set({ jobId: job.id }).where(eq(executions.id, e.id))
     await events.appendEvent(tx, ctx, { type: 'execution.queued', entityType: 'execution', entityId: e.id, data: { automation_id: a.id, version: v.version, trigger_type: origin.triggerType, retry_of: retryOf } })
-    return { execution: { ...e, jobId: job.id }, created: true }
+    return { execution: { ...e, jobId: job?.id ?? null }, created: true }
   }
 
   async function versionFor(tx: Executor, ctx: RequestContext, a: AutomationRow, version: number | undefined): Promise<VersionRow> {

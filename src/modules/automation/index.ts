@@ -2,8 +2,10 @@
 // (seed 003 automate_core, seed 001 processes, seed 000 workflows). Its public surface for other
 // modules: `createAutomation(deps)` -> { automations, executions, engine }.
 import type { FastifyPluginAsync } from 'fastify'
-import type { ModuleDeps, ModuleInstance, StratumModule } from '../index.ts'
-import { automationRoutes } from './automation.routes.ts'
+import type { BackgroundTask, ModuleDeps, ModuleInstance, StratumModule } from '../index.ts'
+import { automationRoutes, triggerRoutes } from './automation.routes.ts'
+import { consumeBatch } from '../../core/events/consumeEvents.ts'
+import { createTriggers } from './triggers.service.ts'
 import { createAutomations } from './automations.service.ts'
 import { createEngine } from './engine.ts'
 import { createExecutions } from './executions.service.ts'
@@ -20,10 +22,24 @@ export function createAutomation(deps: ModuleDeps) {
   const automations = createAutomations({ database: deps.database, events: deps.events, compiler })
   const executions = createExecutions({ database: deps.database, events: deps.events, automations })
   const engine = createEngine({ database: deps.database, events: deps.events, types, log: deps.log.child({ component: 'automation' }), clock: deps.clock })
+  const triggers = createTriggers({ database: deps.database, events: deps.events, automations, executions, clock: deps.clock })
   const routes: FastifyPluginAsync = async (app) => {
     await app.register(automationRoutes, { automations, executions, compiler, types })
+    await app.register(triggerRoutes, { triggers, executions })
   }
-  return { automations, executions, engine, compiler, types, routes }
+  // Worker upkeep: the cron scheduler, and the event-trigger consumer of the event log.
+  const background: BackgroundTask[] = [
+    { name: 'automation.scheduler', intervalMs: 250, run: async () => (await triggers.tick()) > 0 },
+    {
+      name: 'automation.event_triggers',
+      intervalMs: 200,
+      run: async () => {
+        const r = await consumeBatch(deps.database, { name: 'automation.event_triggers', batchSize: 200, handle: triggers.onEvents })
+        return r.delivered > 0
+      },
+    },
+  ]
+  return { automations, executions, triggers, engine, compiler, types, routes, background }
 }
 
 export type Automation = ReturnType<typeof createAutomation>
@@ -32,6 +48,6 @@ export const automationModule: StratumModule = {
   name: 'automation',
   create(deps): ModuleInstance {
     const a = createAutomation(deps)
-    return { routes: a.routes, jobs: [a.engine.handler] }
+    return { routes: a.routes, jobs: [a.engine.handler], background: a.background }
   },
 }
