@@ -10,6 +10,7 @@ import { VERSION, createApp, openRuntime, seedDemo, startWorker, type Runtime } 
 import { identityCommands } from './identity.commands.ts'
 import { measurementsCommands } from './measurements.commands.ts'
 import { sourcesCommands } from './sources.commands.ts'
+import { automationCommands } from './automation.commands.ts'
 import { unitsCommands } from './units.commands.ts'
 
 export const EXIT = { ok: 0, failure: 1, usage: 2, config: 3, database: 4 } as const
@@ -93,6 +94,7 @@ const COMMANDS: Record<string, Command> = {
   ...unitsCommands,
   ...measurementsCommands,
   ...sourcesCommands,
+  ...automationCommands,
   version: {
     summary: 'Print the version',
     usage: 'stratum version',
