@@ -380,3 +380,73 @@ describe('a server killed mid-ingest', () => {
     }
   }, 180_000)
 })
+
+describe('a worker killed mid-execution', () => {
+  it('resumes the execution after a restart: the completed step is not repeated, the step in flight runs again (SIGKILL)', async () => {
+    const { createServer: createHttpServer } = await import('node:http')
+    const hits: Record<string, number> = {}
+    let hang = true
+    const sink = createHttpServer((req, res) => {
+      const path = new URL(req.url!, 'http://x').pathname
+      hits[path] = (hits[path] ?? 0) + 1
+      req.resume()
+      if (path === '/hang' && hang) return // never answers: the server is killed meanwhile
+      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ path, n: hits[path] }))
+    })
+    await new Promise<void>((r) => sink.listen(0, '127.0.0.1', r))
+    const sinkUrl = `http://127.0.0.1:${(sink.address() as { port: number }).port}`
+    const env = { STRATUM_DATA_DIR: mkdtempSync(join(tmpdir(), 'stratum-cli-engine-kill-')), LOG_LEVEL: 'warn', HTTP_STEP_ALLOW: '127.0.0.1', JOB_LEASE_MS: '1000', JOB_POLL_MS: '100' }
+    const start = async () => {
+      const port = await freePort()
+      const server = stratum(['serve'], { ...env, PORT: String(port) })
+      await waitFor(`http://127.0.0.1:${port}/readyz`, 60_000)
+      return { server, base: `http://127.0.0.1:${port}/api/v1` }
+    }
+    let { server, base } = await start()
+    try {
+      const signup = (await (await fetch(`${base}/auth/signup`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ organization_name: 'Engine Kill', email: 'engine@example.com', password: 'an engine kill password' }) })).json()) as Record<string, any>
+      let headers = { authorization: `Bearer ${signup.token}`, 'content-type': 'application/json' }
+      const created = (await (
+        await fetch(`${base}/automations`, {
+          method: 'POST',
+          headers,
+          body: JSON.stringify({
+            name: 'Survives a crash',
+            graph: {
+              steps: [
+                { id: 'count', type: 'http', config: { method: 'POST', url: `${sinkUrl}/count`, body: { n: 1 } } },
+                { id: 'wait_for_it', type: 'http', config: { url: `${sinkUrl}/hang`, timeout_ms: 120_000 } },
+                { id: 'done', type: 'transform', config: { expression: '{ "counted": steps.count.output.body.n, "second": steps.wait_for_it.output.body.n }' } },
+              ],
+              edges: [{ from: 'count', to: 'wait_for_it' }, { from: 'wait_for_it', to: 'done' }],
+            },
+          }),
+        })
+      ).json()) as Record<string, any>
+      const execution = (await (await fetch(`${base}/automations/${created.id}/executions`, { method: 'POST', headers, body: '{}' })).json()) as Record<string, any>
+      for (let i = 0; i < 600 && !hits['/hang']; i++) await new Promise((r) => setTimeout(r, 50))
+      expect(hits).toEqual({ '/count': 1, '/hang': 1 })
+      server.child.kill('SIGKILL')
+      await server.done
+      hang = false
+
+      ;({ server, base } = await start())
+      const login = (await (await fetch(`${base}/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ email: 'engine@example.com', password: 'an engine kill password' }) })).json()) as Record<string, any>
+      headers = { authorization: `Bearer ${login.token}`, 'content-type': 'application/json' }
+      const after = (await (await fetch(`${base}/executions/${execution.id}?wait=60`, { headers })).json()) as Record<string, any>
+      expect(after.status).toBe('succeeded')
+      expect(after.output).toEqual({ counted: 1, second: 2 })
+      expect(hits).toEqual({ '/count': 1, '/hang': 2 })
+      expect(after.steps.map((s: Record<string, any>) => [s.step_id, s.attempt, s.status])).toEqual([
+        ['count', 1, 'succeeded'],
+        ['wait_for_it', 1, 'succeeded'],
+        ['done', 1, 'succeeded'],
+      ])
+    } finally {
+      server.child.kill('SIGTERM')
+      await server.done
+      sink.closeAllConnections()
+      sink.close()
+    }
+  }, 240_000)
+})
