@@ -151,6 +151,15 @@ describe('bad input is a 4xx, never a 500', () => {
     expect(answers.map((a) => a.statusCode)).toEqual([201, 201, 201, 201])
     expect(new Set(answers.map((a) => a.json().organization.slug)).size).toBe(4)
   })
+
+  it('sign-ins racing for one account all succeed (one clears the throttle row while others lock it)', async () => {
+    const owner = await signUp(t.app)
+    // Three at once: attempts in flight count as failures until they succeed, and three are free.
+    for (let round = 0; round < 8; round++) {
+      const answers = await Promise.all(Array.from({ length: 3 }, () => logIn(t.app, owner.user.email, owner.password, {})))
+      expect(answers.map((a) => a.statusCode), answers.find((a) => a.statusCode !== 200)?.body).toEqual([200, 200, 200])
+    }
+  })
 })
 
 describe('client addresses', () => {

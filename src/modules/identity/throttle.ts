@@ -5,7 +5,7 @@
 // Each attempt is reserved (counted as a failure) under a row lock before the password is
 // checked, and given back when it succeeds: attempts sent in parallel cannot all pass the check
 // before any of them is counted.
-import { eq, inArray, sql } from 'drizzle-orm'
+import { eq, sql } from 'drizzle-orm'
 import type { Executor } from '../../core/db/database.ts'
 import { TooManyRequestsError } from '../../core/errors.ts'
 import { throttleBuckets } from './identity.schema.ts'
@@ -57,11 +57,13 @@ function waitSeconds(bucket: Bucket, policy: ThrottlePolicy, now: Date): number 
  */
 export async function reserveAttempt(tx: Executor, keys: [string, ThrottlePolicy][], now: Date): Promise<void> {
   const names = keys.map(([k]) => k).sort() // one lock order, so two reservations cannot deadlock
-  await tx
+  // One statement inserts or locks each bucket and answers it. (Insert-if-missing followed by
+  // SELECT ... FOR UPDATE found nothing when a successful sign-in deleted the bucket in between.)
+  const found = await tx
     .insert(throttleBuckets)
     .values(names.map((key) => ({ key, count: 0, windowStart: now, lastFailureAt: new Date(0), lockedUntil: null })))
-    .onConflictDoNothing()
-  const found = await tx.select().from(throttleBuckets).where(inArray(throttleBuckets.key, names)).orderBy(throttleBuckets.key).for('update')
+    .onConflictDoUpdate({ target: throttleBuckets.key, set: { key: sql`excluded.key` } })
+    .returning()
   let wait = 0
   for (const [key, policy] of keys) wait = Math.max(wait, waitSeconds(found.find((b) => b.key === key)!, policy, now))
   if (wait > 0) throw new TooManyRequestsError(`too many failed sign-ins: try again in ${wait} s`, wait)
