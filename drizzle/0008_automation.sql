@@ -11,6 +11,9 @@ CREATE TABLE "automations" (
 	"max_concurrency_per_key" integer,
 	"retention_days" integer,
 	"retention_count" integer,
+	"component_id" uuid,
+	"code_file_id" uuid,
+	"ipynb_file_id" uuid,
 	"metadata" jsonb DEFAULT '{}'::jsonb NOT NULL,
 	"created_by" text,
 	"modified_by" text,
@@ -41,6 +44,8 @@ CREATE TABLE "executions" (
 	"job_id" uuid,
 	"runner" text,
 	"retry_of" uuid,
+	"parent_execution_id" uuid,
+	"parent_step_id" text,
 	"cancel_requested_at" timestamp with time zone,
 	"started_at" timestamp with time zone,
 	"ended_at" timestamp with time zone,
@@ -121,6 +126,7 @@ CREATE TABLE "workflow_versions" (
 	CONSTRAINT "workflow_versions_version_key" UNIQUE("automation_id","version")
 );
 --> statement-breakpoint
+ALTER TABLE "automations" ADD CONSTRAINT "automations_component_fk" FOREIGN KEY ("organization_id","component_id") REFERENCES "public"."components"("organization_id","id") ON DELETE no action ON UPDATE no action;--> statement-breakpoint
 ALTER TABLE "executions" ADD CONSTRAINT "executions_automation_fk" FOREIGN KEY ("organization_id","automation_id") REFERENCES "public"."automations"("organization_id","id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
 ALTER TABLE "executions" ADD CONSTRAINT "executions_version_fk" FOREIGN KEY ("organization_id","version_id") REFERENCES "public"."workflow_versions"("organization_id","id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
 ALTER TABLE "schedule_logs" ADD CONSTRAINT "schedule_logs_trigger_fk" FOREIGN KEY ("organization_id","trigger_id") REFERENCES "public"."triggers"("organization_id","id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
@@ -129,9 +135,11 @@ ALTER TABLE "triggers" ADD CONSTRAINT "triggers_automation_fk" FOREIGN KEY ("org
 ALTER TABLE "workflow_versions" ADD CONSTRAINT "workflow_versions_automation_fk" FOREIGN KEY ("organization_id","automation_id") REFERENCES "public"."automations"("organization_id","id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
 CREATE UNIQUE INDEX "automations_slug_key" ON "automations" USING btree ("organization_id","slug");--> statement-breakpoint
 CREATE INDEX "automations_created_idx" ON "automations" USING btree ("organization_id","created_at","id");--> statement-breakpoint
+CREATE UNIQUE INDEX "automations_component_key" ON "automations" USING btree ("component_id") WHERE "automations"."component_id" is not null;--> statement-breakpoint
 CREATE UNIQUE INDEX "executions_idempotency_key" ON "executions" USING btree ("organization_id","automation_id","idempotency_key") WHERE "executions"."idempotency_key" is not null;--> statement-breakpoint
 CREATE INDEX "executions_created_idx" ON "executions" USING btree ("organization_id","automation_id","created_at","id");--> statement-breakpoint
 CREATE INDEX "executions_org_created_idx" ON "executions" USING btree ("organization_id","created_at","id");--> statement-breakpoint
+CREATE INDEX "executions_parent_idx" ON "executions" USING btree ("parent_execution_id") WHERE "executions"."parent_execution_id" is not null;--> statement-breakpoint
 CREATE INDEX "executions_active_idx" ON "executions" USING btree ("automation_id","status") WHERE "executions"."status" in ('queued', 'running', 'waiting');--> statement-breakpoint
 CREATE INDEX "schedule_logs_trigger_idx" ON "schedule_logs" USING btree ("organization_id","trigger_id","ts","id");--> statement-breakpoint
 CREATE UNIQUE INDEX "triggers_webhook_token_key" ON "triggers" USING btree ("webhook_token");--> statement-breakpoint

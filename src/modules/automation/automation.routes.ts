@@ -356,6 +356,45 @@ export const automationRoutes: FastifyPluginAsyncTypebox<{ automations: Automati
     },
     async (req, reply) => reply.code(201).send(await executions.retry(req.ctx, req.params.id, req.body ?? {})),
   )
+  app.post(
+    '/executions/:id/steps/:step_id/decision',
+    {
+      config: { scope: write },
+      schema: {
+        operationId: 'decideApproval',
+        tags,
+        summary: "A person's decision on a waiting approval step (approve or reject, with a comment); the execution carries on at once",
+        params: Type.Object({ id: Type.String(), step_id: Type.String({ maxLength: 100 }) }),
+        body: Strict({ decision: StringEnum(['approve', 'reject'] as const), comment: Type.Optional(Type.String({ maxLength: 4000 })) }),
+        response: {
+          200: Type.Object({ execution_id: Uuid(), step_id: Type.String(), decision: Type.String(), by: Type.String(), user_id: Uuid(), comment: Nullable(Type.String()), decided_at: Timestamp() }, { additionalProperties: true }),
+          ...problems(403, 404, 409, 422),
+        },
+      },
+    },
+    (req) => executions.decide(req.ctx, req.params.id, req.params.step_id, req.body),
+  )
+  app.get(
+    '/approvals',
+    {
+      config: { scope: read },
+      schema: {
+        operationId: 'listPendingApprovals',
+        tags,
+        summary: 'Approval steps waiting for a decision, oldest first',
+        querystring: Strict({ limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, default: 100 })) }),
+        response: {
+          200: Type.Object({
+            data: Type.Array(
+              Type.Object({ execution_id: Uuid(), automation_id: Uuid(), automation: Type.String(), step_id: Type.String(), message: Nullable(Type.String()), approvers: Type.Array(Type.String()), waiting_since: Timestamp(), expires_at: Nullable(Timestamp()) }),
+            ),
+          }),
+          ...problems(422),
+        },
+      },
+    },
+    (req) => executions.pendingApprovals(req.ctx, { limit: req.query.limit ?? 100 }),
+  )
 }
 
 const TriggerSchema = Type.Object({

@@ -6,6 +6,7 @@
 // concurrent publishes cannot both win; an execution keeps the version it started on.
 import { sql } from 'drizzle-orm'
 import { bigint, boolean, check, foreignKey, index, integer, jsonb, pgTable, text, timestamp, unique, uniqueIndex, uuid } from 'drizzle-orm/pg-core'
+import { components } from '../sources/sources.schema.ts'
 import { auditColumns, idColumn, metadataColumn, slugColumn, statusColumns, tenantColumn, timestamps } from '../../core/behaviours/columns.ts'
 
 const tstz = (name: string) => timestamp(name, { withTimezone: true, mode: 'date' })
@@ -30,6 +31,11 @@ export const automations = pgTable(
     /** Finished executions are pruned after this many days / beyond this many (newest kept). */
     retentionDays: integer('retention_days'),
     retentionCount: integer('retention_count'),
+    /** A seed-000 notebook workflow belongs to one data-source component (one-to-one). */
+    componentId: uuid('component_id'),
+    /** The notebook's exports in the file store (seed 000 Workflow code_file and ipynb_file), from the live version. */
+    codeFileId: uuid('code_file_id'),
+    ipynbFileId: uuid('ipynb_file_id'),
     ...metadataColumn(),
     ...auditColumns(),
     ...timestamps(),
@@ -39,6 +45,8 @@ export const automations = pgTable(
     uniqueIndex('automations_slug_key').on(t.organizationId, t.slug),
     check('automations_limits_check', sql`coalesce(${t.maxConcurrency}, 1) > 0 and coalesce(${t.maxConcurrencyPerKey}, 1) > 0 and coalesce(${t.retentionDays}, 1) > 0 and coalesce(${t.retentionCount}, 1) > 0`),
     index('automations_created_idx').on(t.organizationId, t.createdAt, t.id),
+    uniqueIndex('automations_component_key').on(t.componentId).where(sql`${t.componentId} is not null`),
+    foreignKey({ name: 'automations_component_fk', columns: [t.organizationId, t.componentId], foreignColumns: [components.organizationId, components.id] }),
   ],
 )
 
@@ -162,6 +170,9 @@ export const executions = pgTable(
     runner: text('runner'),
     /** Re-runs and resumptions name what they came from. */
     retryOf: uuid('retry_of'),
+    /** A sub_workflow step's execution names the execution and step waiting for it. */
+    parentExecutionId: uuid('parent_execution_id'),
+    parentStepId: text('parent_step_id'),
     cancelRequestedAt: tstz('cancel_requested_at'),
     startedAt: tstz('started_at'),
     endedAt: tstz('ended_at'),
@@ -177,6 +188,7 @@ export const executions = pgTable(
     uniqueIndex('executions_idempotency_key').on(t.organizationId, t.automationId, t.idempotencyKey).where(sql`${t.idempotencyKey} is not null`),
     index('executions_created_idx').on(t.organizationId, t.automationId, t.createdAt, t.id),
     index('executions_org_created_idx').on(t.organizationId, t.createdAt, t.id),
+    index('executions_parent_idx').on(t.parentExecutionId).where(sql`${t.parentExecutionId} is not null`),
     index('executions_active_idx').on(t.automationId, t.status).where(sql`${t.status} in ('queued', 'running', 'waiting')`),
   ],
 )

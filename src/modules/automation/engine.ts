@@ -19,7 +19,7 @@ import type { JobHandler, RunningJob } from '../../core/jobs/worker.ts'
 import { retryDelay } from '../../core/jobs/worker.ts'
 import type { Logger } from '../../core/observability/logger.ts'
 import { automations, executions, FINISHED, stepRuns, workflowVersions, type ExecutionRow, type StepRunRow, type StepStatus } from './automation.schema.ts'
-import { CANCEL_CHANNEL, EXECUTE_JOB } from './executions.service.ts'
+import { CANCEL_CHANNEL, EXECUTE_JOB, wakeWaitingStep } from './executions.service.ts'
 import { evaluate, ExpressionError } from './expressions.ts'
 import type { Plan, PlanStep } from './graph.ts'
 import { StepError, type StepLog, type StepOutcome, type StepType } from './steps.ts'
@@ -180,6 +180,8 @@ export function createEngine({ database, events, types, log, clock }: { database
       { type, entityType: 'execution', entityId: e.id, data: { automation_id: e.automationId, ...(finish.status === 'succeeded' ? {} : { error: finish.error }) } },
     ])
     await wakeDeferred(tx, ctx, e)
+    // A sub_workflow step waits for this one.
+    if (e.parentExecutionId && e.parentStepId) await wakeWaitingStep(tx, ctx, e.parentExecutionId, e.parentStepId)
   }
 
   class Run {
@@ -273,6 +275,8 @@ export function createEngine({ database, events, types, log, clock }: { database
             log: (level, message) => void (logs.length < 1000 && logs.push({ ts: new Date().toISOString(), level, message })),
             waited,
             emit: (ev) => this.emitted.push({ type: ev.type, entityType: 'execution', entityId: this.e.id, data: ev.data, metadata: { automation_id: this.e.automationId, step_id: step.id } }),
+            execution: { id: this.e.id, automationId: this.e.automationId, depth: Number((this.e.context as { depth?: number }).depth ?? 0) },
+            ctx: this.ctx,
           }),
           step.timeout_ms,
           timeout,
@@ -299,7 +303,7 @@ export function createEngine({ database, events, types, log, clock }: { database
       const durationMs = Math.round(performance.now() - t0)
       if ('wait' in outcome) {
         this.record(step, attempt, 'waiting', { startedAt, logs, durationMs, input: outcome.input ?? null, output: outcome.output ?? null, wakeAt: outcome.wait.until, ended: false })
-        await this.flush({ wait: outcome.wait.until })
+        await this.flush({ wait: outcome.wait.until, child: outcome.wait.child })
         return false
       }
       const text = JSON.stringify(outcome.output ?? null)
@@ -348,7 +352,7 @@ export function createEngine({ database, events, types, log, clock }: { database
      * One transaction: the buffered step records and events, then what happens next. Stops
      * the run (throws Stop) when another runner holds the execution or a cancel was asked for.
      */
-    private async flush(next: { running?: { step: PlanStep; attempt: number; startedAt: Date }; finish?: Finish; wait?: Date | null; retryAt?: Date; aborted?: boolean }) {
+    private async flush(next: { running?: { step: PlanStep; attempt: number; startedAt: Date }; finish?: Finish; wait?: Date | null; child?: string | undefined; retryAt?: Date; aborted?: boolean }) {
       const runs = this.buffer
       const emitted = this.emitted
       this.buffer = []
@@ -363,6 +367,15 @@ export function createEngine({ database, events, types, log, clock }: { database
         if (next.finish) {
           await finishIn(tx, this.ctx, cur, runs, emitted, next.finish)
           return false
+        }
+        if (next.child) {
+          // The child may have finished before this wait was written (its wake found nothing waiting): wake now.
+          const [child] = await tx.select({ status: executions.status }).from(executions).where(eq(executions.id, next.child))
+          if (child && FINISHED.includes(child.status)) {
+            const now = clock()
+            next.wait = now
+            for (const r of runs) if (r.status === 'waiting') r.wakeAt = now
+          }
         }
         const all = next.running ? [...runs, { stepId: next.running.step.id, stepType: next.running.step.type, attempt: next.running.attempt, status: 'running' as const, input: null, output: null, error: null, logs: [], durationMs: null, wakeAt: null, startedAt: next.running.startedAt, endedAt: null }] : runs
         await writeRuns(tx, cur, all)

@@ -1,17 +1,18 @@
 // Executions (seed 003 Execution + StepRun, seed 001 process_instances, seed 000 WorkflowRun):
 // starting one (queued, with the job that runs it, in one transaction), reading it with its
 // step runs, cancelling, resuming from a failed step, and re-running from the start.
-import { and, asc, eq, sql } from 'drizzle-orm'
+import { and, asc, desc, eq, sql } from 'drizzle-orm'
 import { UUID } from '../../core/behaviours/columns.ts'
 import { actorLabel, type RequestContext } from '../../core/context.ts'
 import { rows, type Database, type Executor } from '../../core/db/database.ts'
-import { IllegalTransitionError, NotFoundError, ValidationError } from '../../core/errors.ts'
+import { ConflictError, ForbiddenError, IllegalTransitionError, NotFoundError, ValidationError } from '../../core/errors.ts'
 import type { EventLog } from '../../core/events/events.service.ts'
 import { listNewestFirst } from '../../core/http/pagination.ts'
 import { cancelJob, enqueueJob } from '../../core/jobs/jobs.service.ts'
 import { inOrg, orgOf } from '../../core/tenancy.ts'
 import { executions, FINISHED, stepRuns, workflowVersions, type AutomationRow, type ExecutionRow, type ExecutionStatus, type StepRunRow, type VersionRow } from './automation.schema.ts'
 import type { Automations } from './automations.service.ts'
+import type { Plan } from './graph.ts'
 
 export const EXECUTE_JOB = 'automation.execute'
 /** The NOTIFY channel a cancel is announced on (the engine listens). */
@@ -79,6 +80,31 @@ export interface TriggerOrigin {
   trigger?: Record<string, unknown>
 }
 
+/**
+ * Wakes a waiting step now (an approval decided, a sub-workflow finished): its record gets
+ * `output` when given and wakes at once, and a job continues the execution. The job the
+ * execution named before (its timeout) then finds it no longer named and does nothing. Returns
+ * false when the step is not waiting (it has not started waiting yet, or was woken already).
+ */
+export async function wakeWaitingStep(tx: Executor, ctx: RequestContext, executionId: string, stepId: string, output?: unknown): Promise<boolean> {
+  const [e] = await tx.select().from(executions).where(eq(executions.id, executionId)).for('update')
+  if (!e || e.status !== 'waiting') return false
+  const [run] = await tx
+    .select()
+    .from(stepRuns)
+    .where(and(eq(stepRuns.executionId, executionId), eq(stepRuns.stepId, stepId)))
+    .orderBy(desc(stepRuns.attempt))
+    .limit(1)
+  if (!run || run.status !== 'waiting') return false
+  await tx
+    .update(stepRuns)
+    .set({ wakeAt: sql`now()`, ...(output !== undefined ? { output: output as never } : {}) })
+    .where(eq(stepRuns.id, run.id))
+  const job = await enqueueJob(tx, ctx, { type: EXECUTE_JOB, params: { execution_id: e.id }, maxAttempts: 25 })
+  await tx.update(executions).set({ jobId: job.id }).where(eq(executions.id, e.id))
+  return true
+}
+
 const notFound = (id: string) => new NotFoundError(`execution ${id} not found`)
 
 export function createExecutions({ database, events, automations }: { database: Database; events: EventLog; automations: Automations }) {
@@ -96,7 +122,7 @@ export function createExecutions({ database, events, automations }: { database: 
    * Inserts a queued execution and the job that runs it. With an idempotency key already used
    * for this automation, nothing is written and the earlier execution is returned.
    */
-  async function startIn(tx: Executor, ctx: RequestContext, a: AutomationRow, v: VersionRow, input: StartInput, origin: TriggerOrigin, retryOf: string | null = null, deferred = false): Promise<{ execution: ExecutionRow; created: boolean }> {
+  async function startIn(tx: Executor, ctx: RequestContext, a: AutomationRow, v: VersionRow, input: StartInput, origin: TriggerOrigin, retryOf: string | null = null, deferred = false, extra: Record<string, unknown> = {}): Promise<{ execution: ExecutionRow; created: boolean }> {
     if (input.idempotency_key) {
       const [existing] = await tx.select().from(executions).where(and(eq(executions.organizationId, a.organizationId), eq(executions.automationId, a.id), eq(executions.idempotencyKey, input.idempotency_key)))
       if (existing) return { execution: existing, created: false }
@@ -106,6 +132,7 @@ export function createExecutions({ database, events, automations }: { database: 
       version: v.version,
       trigger: { type: origin.triggerType, id: origin.triggerId ?? null, ...(origin.trigger ?? {}) },
       trace_id: ctx.traceId,
+      ...extra,
     }
     const [e] = await tx
       .insert(executions)
@@ -232,6 +259,55 @@ export function createExecutions({ database, events, automations }: { database: 
         await events.appendEvent(tx, ctx, { type: 'execution.resumed', entityType: 'execution', entityId: e.id, data: { automation_id: e.automationId, was: e.status } })
         return toExecutionView(row!)
       })
+    },
+
+    /**
+     * A person's decision on a waiting approval step: recorded on the step, which wakes at
+     * once. Only a signed-in person may decide (not Stratum itself, not a key without a user),
+     * and only one the step names in `approvers` when it names any.
+     */
+    async decide(ctx: RequestContext, id: string, stepId: string, input: { decision: 'approve' | 'reject'; comment?: string | undefined }) {
+      const userId = ctx.credential?.userId
+      if (!userId || ctx.actor?.type === 'system') throw new ForbiddenError('an approval is a person\'s decision: sign in as the person deciding')
+      return database.transaction(async (tx) => {
+        const e = await find(tx, ctx, id, true)
+        const [v] = await tx.select({ plan: workflowVersions.plan }).from(workflowVersions).where(eq(workflowVersions.id, e.versionId))
+        const step = (v!.plan as unknown as Plan).steps.find((s) => s.id === stepId)
+        if (!step || step.type !== 'approval') throw new NotFoundError(`execution ${id} has no approval step ${stepId}`)
+        const [run] = await tx.select().from(stepRuns).where(and(eq(stepRuns.executionId, e.id), eq(stepRuns.stepId, stepId))).orderBy(desc(stepRuns.attempt)).limit(1)
+        if (!run || run.status !== 'waiting') throw new ConflictError(`approval step ${stepId} is not waiting for a decision (it is ${run?.status ?? 'not started'})`)
+        const [person] = await rows<{ email: string }>(tx, sql`select email from users where id = ${userId} and is_active`)
+        if (!person) throw new ForbiddenError('an approval is a person\'s decision, and the caller is not an active user')
+        const approvers = ((step.config as { approvers?: string[] }).approvers ?? []).map((a) => a.toLowerCase())
+        if (approvers.length > 0 && !approvers.includes(person!.email.toLowerCase())) throw new ForbiddenError(`approval step ${stepId} names its approvers, and ${person!.email} is not one of them`)
+        const decision = { ...((run.output as Record<string, unknown> | null) ?? {}), decision: input.decision, by: person!.email, user_id: userId, comment: input.comment ?? null, decided_at: new Date().toISOString() }
+        await wakeWaitingStep(tx, ctx, e.id, stepId, decision)
+        await events.appendEvent(tx, ctx, { type: input.decision === 'approve' ? 'execution.approved' : 'execution.rejected', entityType: 'execution', entityId: e.id, data: { automation_id: e.automationId, step_id: stepId, by: person!.email, comment: input.comment ?? null } })
+        return { execution_id: e.id, step_id: stepId, ...decision }
+      })
+    },
+
+    /** Approval steps waiting for a decision in the organisation, oldest first. */
+    async pendingApprovals(ctx: RequestContext, q: { limit: number }) {
+      const found = await rows<{ execution_id: string; automation_id: string; automation: string; step_id: string; output: Record<string, unknown> | null; wake_at: Date | null; started_at: Date }>(
+        db,
+        sql`select s.execution_id, e.automation_id, a.slug as automation, s.step_id, s.output, s.wake_at, s.started_at
+            from step_runs s join executions e on e.id = s.execution_id join automations a on a.id = e.automation_id
+            where s.organization_id = ${orgOf(ctx)} and s.step_type = 'approval' and s.status = 'waiting' and e.status = 'waiting'
+            order by s.started_at, s.id limit ${q.limit}`,
+      )
+      return {
+        data: found.map((r) => ({
+          execution_id: r.execution_id,
+          automation_id: r.automation_id,
+          automation: r.automation,
+          step_id: r.step_id,
+          message: (r.output?.message as string | undefined) ?? null,
+          approvers: (r.output?.approvers as string[] | undefined) ?? [],
+          waiting_since: new Date(r.started_at).toISOString(),
+          expires_at: r.wake_at ? new Date(r.wake_at).toISOString() : null,
+        })),
+      }
     },
 
     /** A new execution with the same input, from the start, on the pinned version (default) or the live one. */

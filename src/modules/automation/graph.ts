@@ -95,9 +95,14 @@ export const GRAPH_SCHEMA = {
   },
 } as const
 
+/** Step types whose output.result chooses between "true" and "false" edges. */
+const BRANCHING = ['condition', 'approval']
+
 export function createGraphCompiler(types: Map<string, StepType>) {
   const ajv = new Ajv2020({ allErrors: true, strict: false, useDefaults: false })
-  const configValidators = new Map<string, ValidateFunction>([...types].map(([name, t]) => [name, ajv.compile(t.config)]))
+  // Compiled when first needed: step types that need other services join the map after the compiler is made.
+  const configValidators = new Map<string, ValidateFunction>()
+  const validatorOf = (t: StepType) => configValidators.get(t.type) ?? configValidators.set(t.type, ajv.compile(t.config)).get(t.type)!
   const graphValidator = ajv.compile(GRAPH_SCHEMA)
 
   /** Every problem of a graph, as field errors under `base` (the body path of the graph). */
@@ -117,7 +122,7 @@ export function createGraphCompiler(types: Map<string, StepType>) {
         return
       }
       const config = s.config ?? {}
-      const validate = configValidators.get(s.type)!
+      const validate = validatorOf(type)
       if (!validate(config)) {
         for (const e of validate.errors ?? [])
           errors.push({ path: `${base}/steps/${i}/config${e.instancePath}`, message: e.keyword === 'additionalProperties' ? `has unknown field ${(e.params as { additionalProperty: string }).additionalProperty}` : (e.message ?? 'is invalid') })
@@ -134,7 +139,7 @@ export function createGraphCompiler(types: Map<string, StepType>) {
         const p = expressionProblem(e.condition)
         if (p) errors.push({ path: `${base}/edges/${i}/condition`, message: p })
       }
-      if (e.branch && index.has(e.from) && g.steps[index.get(e.from)!]!.type !== 'condition') errors.push({ path: `${base}/edges/${i}/branch`, message: `branch follows condition steps only; ${e.from} is a ${g.steps[index.get(e.from)!]!.type} step` })
+      if (e.branch && index.has(e.from) && !BRANCHING.includes(g.steps[index.get(e.from)!]!.type)) errors.push({ path: `${base}/edges/${i}/branch`, message: `branch follows ${BRANCHING.join(' and ')} steps only; ${e.from} is a step of type ${g.steps[index.get(e.from)!]!.type}` })
     })
     if (errors.length) return errors
     const seen = new Set<string>()

@@ -13,6 +13,10 @@ import { createGraphCompiler } from './graph.ts'
 import { createNetGuard } from './netGuard.ts'
 import { createSandbox } from './sandbox.ts'
 import { stepTypes } from './steps.ts'
+import { platformSteps, subWorkflowStep } from './actions.ts'
+import { createAssets } from '../assets/index.ts'
+import { createMeasurements } from '../measurements/index.ts'
+import { createSources } from '../sources/index.ts'
 
 export function createAutomation(deps: ModuleDeps) {
   const guard = createNetGuard(deps.config.httpStepAllow)
@@ -22,6 +26,12 @@ export function createAutomation(deps: ModuleDeps) {
   const automations = createAutomations({ database: deps.database, events: deps.events, compiler })
   const executions = createExecutions({ database: deps.database, events: deps.events, automations })
   const engine = createEngine({ database: deps.database, events: deps.events, types, log: deps.log.child({ component: 'automation' }), clock: deps.clock })
+  // Step types that need the services above (the compiler reads the map when it validates).
+  for (const t of [
+    subWorkflowStep({ database: deps.database, automations, runs: executions }),
+    ...platformSteps({ database: deps.database, assets: createAssets(deps), measurements: createMeasurements(deps), sources: createSources(deps) }),
+  ])
+    types.set(t.type, t)
   const triggers = createTriggers({ database: deps.database, events: deps.events, automations, executions, clock: deps.clock })
   const routes: FastifyPluginAsync = async (app) => {
     await app.register(automationRoutes, { automations, executions, compiler, types })

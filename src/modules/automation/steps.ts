@@ -3,6 +3,7 @@
 // have its record written together with the next one) and runs with its config's templates
 // filled in from the execution context.
 import { fetch, type Response } from 'undici'
+import type { RequestContext } from '../../core/context.ts'
 import type { FieldError } from '../../core/errors.ts'
 import { evaluate, expressionProblem, render } from './expressions.ts'
 import type { NetGuard } from './netGuard.ts'
@@ -29,9 +30,16 @@ export interface StepEnv {
   waited: { wakeAt: Date | null; output: unknown } | null
   /** Platform effects (events, jobs) the engine writes with the step's record. */
   emit(event: { type: string; data: Record<string, unknown> }): void
+  /** The execution, and the context its platform actions run in (its organisation, Stratum acting, its trace). */
+  execution: { id: string; automationId: string; depth: number }
+  ctx: RequestContext
 }
 
-export type StepOutcome = { output: unknown; input?: unknown } | { wait: { until: Date | null }; output?: unknown; input?: unknown }
+/**
+ * A step's end: an output, or a wait until a time (null: until woken). A wait on a child
+ * execution names it, so a child that finished before the wait was recorded still wakes it.
+ */
+export type StepOutcome = { output: unknown; input?: unknown } | { wait: { until: Date | null; child?: string }; output?: unknown; input?: unknown }
 
 export interface StepType {
   type: string
@@ -229,6 +237,47 @@ const delay: StepType = {
   },
 }
 
+const approval: StepType = {
+  type: 'approval',
+  summary:
+    'Waits for a person to approve or reject through the API (POST /executions/{id}/steps/{step_id}/decision), with an optional timeout; output.result is true when approved, for "true"/"false" branches',
+  config: {
+    type: 'object',
+    additionalProperties: false,
+    properties: {
+      message: { type: 'string', maxLength: 4000 },
+      /** E-mails of the people who may decide; empty or absent: any member who may write automations. */
+      approvers: { type: 'array', items: { type: 'string', pattern: '^[^@\\s]+@[^@\\s]+$', maxLength: 320 }, maxItems: 100, uniqueItems: true },
+      timeout_seconds: { type: 'integer', minimum: 1, maximum: 366 * 86400 },
+      on_timeout: { enum: ['fail', 'approve', 'reject'], default: 'fail' },
+      /** fail: a rejection fails the step (and the execution); continue: the step succeeds with result false. */
+      on_reject: { enum: ['fail', 'continue'], default: 'fail' },
+    },
+  },
+  pure: false,
+  async run(env) {
+    const c = env.config as { message?: string; approvers?: string[]; timeout_seconds?: number; on_timeout?: string; on_reject?: string }
+    if (env.waited) {
+      const w = (env.waited.output ?? {}) as { decision?: string; by?: string; comment?: string | null; decided_at?: string; message?: string }
+      let decision = w.decision
+      let timedOut = false
+      if (!decision) {
+        if (!env.waited.wakeAt) return { wait: { until: null }, output: env.waited.output } // woken without a decision or a timeout: wait on
+        timedOut = true
+        if ((c.on_timeout ?? 'fail') === 'fail') throw new StepError(`nobody decided within ${c.timeout_seconds} s`, {}, false)
+        decision = c.on_timeout
+      }
+      const output = { result: decision === 'approve', decision, by: w.by ?? null, comment: w.comment ?? null, decided_at: w.decided_at ?? env.now().toISOString(), timed_out: timedOut, message: w.message ?? null }
+      if (decision === 'reject' && (c.on_reject ?? 'fail') === 'fail') throw new StepError(timedOut ? 'rejected: nobody decided in time' : `rejected by ${w.by}${w.comment ? `: ${w.comment}` : ''}`, { decision: output }, false)
+      return { output }
+    }
+    const message = c.message === undefined ? null : String(await render(c.message, env.context))
+    const until = c.timeout_seconds ? new Date(env.now().getTime() + c.timeout_seconds * 1000) : null
+    env.emit({ type: 'execution.approval_requested', data: { automation_id: env.execution.automationId, step_id: env.stepId, message, approvers: c.approvers ?? [], expires_at: until?.toISOString() ?? null } })
+    return { wait: { until }, output: { status: 'pending', message, approvers: c.approvers ?? [] } }
+  },
+}
+
 /** Event types the engine writes itself; a workflow may not forge them. */
 const RESERVED_EVENT_PREFIXES = ['execution.', 'step.', 'job.', 'automation.', 'auth.', 'user.', 'organization.', 'api_key.']
 
@@ -284,5 +333,5 @@ function codeStep(sandbox: Sandbox): StepType {
 }
 
 export function stepTypes(guard: NetGuard, sandbox: Sandbox): Map<string, StepType> {
-  return new Map([transform, condition, httpStep(guard), delay, emitEvent, codeStep(sandbox)].map((s) => [s.type, s]))
+  return new Map([transform, condition, httpStep(guard), delay, approval, emitEvent, codeStep(sandbox)].map((s) => [s.type, s]))
 }

@@ -38,6 +38,8 @@ export function createMeasurements(deps: ModuleDeps) {
   return { series, datapoints, facts, queries, alerts, commands, imports, retention, rollups, routes }
 }
 
+export type Measurements = ReturnType<typeof createMeasurements>
+
 export const measurementsModule: StratumModule = {
   name: 'measurements',
   create(deps): ModuleInstance {
