@@ -4,6 +4,7 @@
 import type { FastifyPluginAsyncTypebox, TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import { Type } from 'typebox'
 import { pageOf, pageQuery } from '../../core/http/pagination.ts'
+import { JobSchema } from '../../core/jobs/jobs.routes.ts'
 import { IdParams, Nullable, Strict, StringEnum, Timestamp, Uuid, problems } from '../../core/http/schemas.ts'
 import { EXECUTION_STATUSES, SCHEDULE_LOG_STATUSES, STEP_STATUSES, TRIGGER_TYPES } from './automation.schema.ts'
 import type { Triggers } from './triggers.service.ts'
@@ -330,6 +331,20 @@ export const automationRoutes: FastifyPluginAsyncTypebox<{ automations: Automati
     '/executions/:id/steps',
     { config: { scope: read }, schema: { operationId: 'listStepRuns', tags, summary: "An execution's step runs (every attempt), in the order they started", params: IdParams, response: { 200: Type.Object({ data: Type.Array(StepRunSchema) }), ...problems(404) } } },
     (req) => executions.steps(req.ctx, req.params.id),
+  )
+  app.post(
+    '/automations/:ref/prune',
+    {
+      config: { scope: write },
+      schema: {
+        operationId: 'pruneAutomationRuns',
+        tags,
+        summary: "Delete the automation's finished executions beyond its retention_days / retention_count now, as a job (202 with the job; it also runs hourly)",
+        params: RefParams,
+        response: { 202: JobSchema, ...problems(404, 422) },
+      },
+    },
+    async (req, reply) => reply.code(202).send(await automations.prune(req.ctx, req.params.ref)),
   )
   app.post(
     '/executions/:id/cancel',

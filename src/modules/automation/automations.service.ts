@@ -9,7 +9,9 @@ import { uniqueSlug, slugify } from '../../core/behaviours/slug.ts'
 import { actorLabel, type RequestContext } from '../../core/context.ts'
 import { rows, type Database, type Executor } from '../../core/db/database.ts'
 import { isUniqueViolation } from '../../core/db/violations.ts'
-import { ConflictError, NotFoundError } from '../../core/errors.ts'
+import { ConflictError, NotFoundError, ValidationError } from '../../core/errors.ts'
+import { enqueueJob, toJobView } from '../../core/jobs/jobs.service.ts'
+import { PRUNE_JOB, schedulePrune } from './prune.ts'
 import type { EventLog } from '../../core/events/events.service.ts'
 import { decodeCursor, encodeCursor, listNewestFirst } from '../../core/http/pagination.ts'
 import { inOrg, orgOf } from '../../core/tenancy.ts'
@@ -156,6 +158,7 @@ export function createAutomations({ database, events, compiler }: { database: Da
           .returning()
           .catch((err) => slugTaken(err, slug))
         await events.appendEvent(tx, ctx, { type: 'automation.created', entityType: 'automation', entityId: a!.id, data: { name: a!.name, slug, process_type: a!.processType } })
+        if (a!.retentionDays !== null || a!.retentionCount !== null) await schedulePrune(tx, ctx)
         const live = input.graph ? await writeVersion(tx, ctx, a!, input.graph, { publish: input.publish ?? true, note: 'first version' }) : null
         return toAutomationView(a!, live?.isLive ? live : null)
       })
@@ -184,9 +187,19 @@ export function createAutomations({ database, events, compiler }: { database: Da
           .where(eq(automations.id, a.id))
           .returning()
           .catch((err) => slugTaken(err, slug ?? a.slug))
+        if (row && (row.retentionDays !== null || row.retentionCount !== null)) await schedulePrune(tx, ctx)
         const changed = Object.keys(patch).filter((k) => (patch as Record<string, unknown>)[k] !== undefined)
         await events.appendEvent(tx, ctx, { type: 'automation.updated', entityType: 'automation', entityId: a.id, data: { changed } })
         return toAutomationView(row!, await liveOf(tx, a.id))
+      })
+    },
+
+    /** Prunes one automation's run history now, as a job (its retention_days and retention_count). */
+    async prune(ctx: RequestContext, ref: string) {
+      return database.transaction(async (tx) => {
+        const a = await find(tx, ctx, ref)
+        if (a.retentionDays === null && a.retentionCount === null) throw new ValidationError(`automation ${a.slug} keeps its whole run history: set retention_days or retention_count first`, [{ path: '/body/retention_days', message: 'is not set (nor retention_count)' }])
+        return toJobView(await enqueueJob(tx, ctx, { type: PRUNE_JOB, params: { automation_id: a.id }, maxAttempts: 5 }))
       })
     },
 

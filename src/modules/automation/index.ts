@@ -14,6 +14,7 @@ import { createNetGuard } from './netGuard.ts'
 import { createSandbox } from './sandbox.ts'
 import { stepTypes } from './steps.ts'
 import { platformSteps, subWorkflowStep } from './actions.ts'
+import { createPruning } from './prune.ts'
 import { createAssets } from '../assets/index.ts'
 import { createMeasurements } from '../measurements/index.ts'
 import { createSources } from '../sources/index.ts'
@@ -49,7 +50,8 @@ export function createAutomation(deps: ModuleDeps) {
       },
     },
   ]
-  return { automations, executions, triggers, engine, compiler, types, routes, background }
+  const pruning = createPruning({ database: deps.database, events: deps.events })
+  return { automations, executions, triggers, engine, pruning, compiler, types, routes, background }
 }
 
 export type Automation = ReturnType<typeof createAutomation>
@@ -58,6 +60,6 @@ export const automationModule: StratumModule = {
   name: 'automation',
   create(deps): ModuleInstance {
     const a = createAutomation(deps)
-    return { routes: a.routes, jobs: [a.engine.handler], background: a.background }
+    return { routes: a.routes, jobs: [a.engine.handler, a.pruning.handler], background: a.background }
   },
 }

@@ -1,7 +1,9 @@
 // Step types that wait for people and other workflows, and the ones that act on the platform,
 // through the HTTP API with real sign-in (an approval is a person's decision) and a real worker:
 // approval (approve, reject, timeout, approvers), sub_workflow (output, failure, a child that
-// finishes later), and scenario_log, upsert_entities, write_datapoints, query_datapoints, enqueue_job.
+// finishes later), scenario_log, upsert_entities, write_datapoints, query_datapoints, enqueue_job;
+// and the run-history prune job.
+import { sql } from 'drizzle-orm'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { testApp } from '../../../test/app.ts'
 import { signUp, type SignedUp } from '../../../test/identity.ts'
@@ -14,7 +16,7 @@ let t: Awaited<ReturnType<typeof testApp>>
 let worker: Worker
 let me: SignedUp
 
-async function api(method: 'GET' | 'POST', url: string, payload?: unknown) {
+async function api(method: 'GET' | 'POST' | 'PATCH', url: string, payload?: unknown) {
   const res = await t.app.inject({ method, url: `/api/v1${url}`, headers: me.headers, ...(payload === undefined ? {} : { payload: payload as Json }) })
   return { status: res.statusCode, body: (res.body ? res.json() : null) as Json }
 }
@@ -228,5 +230,45 @@ describe('platform actions', () => {
     const res = await api('POST', '/automations', { name: 'Bad job', graph: { steps: [{ id: 'j', type: 'enqueue_job', config: { type: 'automation.execute' } }], edges: [] } })
     expect(res.status).toBe(422)
     expect(JSON.stringify(res.body)).toContain('/body/graph/steps/0/config/type')
+  })
+})
+
+describe('run history retention', () => {
+  const jobDone = async (id: string) => {
+    const deadline = Date.now() + 20_000
+    for (;;) {
+      const j = ok(await api('GET', `/jobs/${id}`))
+      if (['completed', 'failed'].includes(j.status) || Date.now() > deadline) return j
+      await new Promise((r) => setTimeout(r, 25))
+    }
+  }
+
+  it('a prune job keeps the newest retention_count finished executions and drops those older than retention_days', async () => {
+    const none = await automation({ steps: [{ id: 'x', type: 'transform', config: { expression: '1' } }], edges: [] })
+    expect((await api('POST', `/automations/${none.id}/prune`)).status).toBe(422)
+
+    const a = await automation({ steps: [{ id: 'x', type: 'transform', config: { expression: 'input.i' } }], edges: [] }, { retention_count: 2 })
+    // Setting a retention schedules the organisation's hourly run.
+    const scheduled = ok(await api('GET', '/jobs?type=automation.prune&limit=10')).data as Json[]
+    expect(scheduled.some((j) => j.status === 'pending' && Date.parse(j.run_after ?? j.scheduled_at) > Date.now() + 30 * 60_000)).toBe(true)
+    const ids: string[] = []
+    for (let i = 0; i < 4; i++) {
+      const e = await start(a.id, { i })
+      await until(e.id, ['succeeded'])
+      ids.push(e.id)
+    }
+    const job = ok(await api('POST', `/automations/${a.slug}/prune`), 202)
+    expect((await jobDone(job.id)).result).toEqual({ automations: 1, deleted: 2 })
+    const left = (ok(await api('GET', `/executions?automation=${a.id}`)).data as Json[]).map((e) => e.id)
+    expect(left.sort()).toEqual(ids.slice(2).sort())
+    expect((await api('GET', `/executions/${ids[0]}`)).status).toBe(404)
+    const pruned = (ok(await api('GET', `/events?entity_id=${a.id}&limit=100`)).data as Json[]).find((x) => x.type === 'automation.executions_pruned')
+    expect(pruned?.data).toMatchObject({ deleted: 2, retention_count: 2 })
+
+    ok(await api('PATCH', `/automations/${a.id}`, { retention_count: null, retention_days: 1 }))
+    await t.rt.database.db.execute(sql`update executions set ended_at = now() - interval '2 days' where id = ${ids[2]}`)
+    const again = ok(await api('POST', `/automations/${a.id}/prune`), 202)
+    expect((await jobDone(again.id)).result).toEqual({ automations: 1, deleted: 1 })
+    expect((ok(await api('GET', `/executions?automation=${a.id}`)).data as Json[]).map((e) => e.id)).toEqual([ids[3]])
   })
 })
