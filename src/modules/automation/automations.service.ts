@@ -147,7 +147,8 @@ export function createAutomations({ database, events, compiler }: { database: Da
     liveOf,
     versionOf,
 
-    async create(ctx: RequestContext, input: AutomationInput & { graph?: Graph | undefined; publish?: boolean | undefined }) {
+    /** `graphPath`: where the graph is in the request, for field errors (default /body/graph). */
+    async create(ctx: RequestContext, input: AutomationInput & { graph?: Graph | undefined; publish?: boolean | undefined }, graphPath?: string) {
       const org = orgOf(ctx)
       return database.transaction(async (tx) => {
         const slug = input.slug ? slugify(input.slug) : await uniqueSlug(tx, automations, eq(automations.organizationId, org), input.name)
@@ -159,7 +160,7 @@ export function createAutomations({ database, events, compiler }: { database: Da
           .catch((err) => slugTaken(err, slug))
         await events.appendEvent(tx, ctx, { type: 'automation.created', entityType: 'automation', entityId: a!.id, data: { name: a!.name, slug, process_type: a!.processType } })
         if (a!.retentionDays !== null || a!.retentionCount !== null) await schedulePrune(tx, ctx)
-        const live = input.graph ? await writeVersion(tx, ctx, a!, input.graph, { publish: input.publish ?? true, note: 'first version' }) : null
+        const live = input.graph ? await writeVersion(tx, ctx, a!, input.graph, { publish: input.publish ?? true, note: 'first version', ...(graphPath ? { path: graphPath } : {}) }) : null
         return toAutomationView(a!, live?.isLive ? live : null)
       })
     },

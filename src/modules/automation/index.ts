@@ -15,6 +15,7 @@ import { createSandbox } from './sandbox.ts'
 import { stepTypes } from './steps.ts'
 import { platformSteps, subWorkflowStep } from './actions.ts'
 import { createPruning } from './prune.ts'
+import { processRoutes } from './processes.routes.ts'
 import { createAssets } from '../assets/index.ts'
 import { createMeasurements } from '../measurements/index.ts'
 import { createSources } from '../sources/index.ts'
@@ -37,6 +38,7 @@ export function createAutomation(deps: ModuleDeps) {
   const routes: FastifyPluginAsync = async (app) => {
     await app.register(automationRoutes, { automations, executions, compiler, types })
     await app.register(triggerRoutes, { triggers, executions })
+    await app.register(processRoutes, { automations, executions })
   }
   // Worker upkeep: the cron scheduler, and the event-trigger consumer of the event log.
   const background: BackgroundTask[] = [

@@ -272,3 +272,35 @@ describe('run history retention', () => {
     expect((ok(await api('GET', `/executions?automation=${a.id}`)).data as Json[]).map((e) => e.id)).toEqual([ids[3]])
   })
 })
+
+describe('processes (seed 001)', () => {
+  it('a process with a definition runs instances per batch with parameters and results', async () => {
+    const p = ok(
+      await api('POST', '/processes', {
+        name: 'Anneal',
+        process_type: 'recipe',
+        definition: { steps: [{ id: 'heat', type: 'transform', config: { expression: '{"kwh": input.minutes * input.kw / 60}' } }], edges: [] },
+      }),
+      201,
+    )
+    expect(p).toMatchObject({ process_type: 'recipe', version: '1', status: 'active', definition: { steps: [{ id: 'heat' }] } })
+    const runs = [
+      ok(await api('POST', `/processes/${p.slug}/instances`, { batch_id: 'B-1', parameters: { minutes: 30, kw: 10 } }), 201),
+      ok(await api('POST', `/processes/${p.id}/instances`, { batch_id: 'B-1', parameters: { minutes: 60, kw: 10 } }), 201),
+      ok(await api('POST', `/processes/${p.id}/instances`, { batch_id: 'B-2', parameters: { minutes: 6, kw: 10 } }), 201),
+    ]
+    for (const r of runs) await until(r.id, ['succeeded'])
+    const b1 = ok(await api('GET', `/processes/${p.id}/instances?batch_id=B-1`)).data as Json[]
+    expect(b1.map((i) => i.results.kwh).sort()).toEqual([10, 5])
+    expect(b1[0]).toMatchObject({ process_id: p.id, batch_id: 'B-1', status: 'succeeded', parameters: { minutes: 60, kw: 10 } })
+    expect(b1[0].completed_at).not.toBeNull()
+    const listed = (ok(await api('GET', '/processes?process_type=recipe')).data as Json[]).map((x) => x.id)
+    expect(listed).toContain(p.id)
+
+    const plain = await automation({ steps: [{ id: 'x', type: 'transform', config: { expression: '1' } }], edges: [] })
+    expect((await api('GET', `/processes/${plain.id}`)).status).toBe(422)
+    const bad = await api('POST', '/processes', { name: 'Broken', process_type: 'recipe', definition: { steps: [{ id: 'x', type: 'nope', config: {} }], edges: [] } })
+    expect(bad.status).toBe(422)
+    expect(JSON.stringify(bad.body)).toContain('/body/definition/steps/0/type')
+  })
+})
