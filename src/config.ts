@@ -26,6 +26,10 @@ export interface Config {
   trustProxy: boolean | number | string[]
   /** Private or loopback addresses/CIDRs that workflow http steps may reach (all others in private ranges are refused). */
   httpStepAllow: string[]
+  /** Workflow python steps (notebooks) may run: a python3 subprocess on this server, so off unless an admin turns it on. */
+  pythonSteps: boolean
+  /** The python interpreter python steps run. */
+  pythonBin: string
 }
 
 interface Variable {
@@ -55,6 +59,8 @@ export const VARIABLES: readonly Variable[] = [
   { name: 'API_KEY_DEFAULT_RATE_LIMIT', default: '600', meaning: 'Requests a minute for an API key created without rate_limit_per_minute' },
   { name: 'TRUST_PROXY', default: 'false', meaning: 'Behind a reverse proxy: true, a hop count, or comma-separated proxy addresses/CIDRs whose X-Forwarded-For is believed (client addresses feed sign-in throttling and the login history)' },
   { name: 'HTTP_STEP_ALLOW', default: '(none)', meaning: 'Comma-separated addresses/CIDRs in private, loopback or link-local ranges that workflow http steps may reach (all public addresses are reachable; other private ones are refused, so a workflow cannot reach the host\'s internal services)' },
+  { name: 'PYTHON_STEPS', default: 'false', meaning: 'Let workflow python steps and notebooks run (a python3 subprocess per run, with time and output limits but the server user\'s rights: turn on only where workflow authors are trusted)' },
+  { name: 'PYTHON_BIN', default: 'python3', meaning: 'The Python 3 interpreter python steps run (a name on PATH or a path)' },
   { name: 'SHUTDOWN_TIMEOUT_MS', default: '10000', meaning: 'On SIGTERM/SIGINT, how long in-flight requests and running jobs may take to finish' },
 ]
 
@@ -127,5 +133,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Confi
     apiKeyDefaultRateLimit: int(env, 'API_KEY_DEFAULT_RATE_LIMIT', 600, 1, 10_000_000),
     trustProxy: trustProxy(env.TRUST_PROXY),
     httpStepAllow: addressList(env, 'HTTP_STEP_ALLOW'),
+    pythonSteps: bool(env, 'PYTHON_STEPS', false),
+    pythonBin: env.PYTHON_BIN || 'python3',
   })
 }

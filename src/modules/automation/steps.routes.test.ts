@@ -293,7 +293,7 @@ describe('processes (seed 001)', () => {
     const b1 = ok(await api('GET', `/processes/${p.id}/instances?batch_id=B-1`)).data as Json[]
     expect(b1.map((i) => i.results.kwh).sort()).toEqual([10, 5])
     expect(b1[0]).toMatchObject({ process_id: p.id, batch_id: 'B-1', status: 'succeeded', parameters: { minutes: 60, kw: 10 } })
-    expect(b1[0].completed_at).not.toBeNull()
+    expect(b1[0]?.completed_at).not.toBeNull()
     const listed = (ok(await api('GET', '/processes?process_type=recipe')).data as Json[]).map((x) => x.id)
     expect(listed).toContain(p.id)
 
