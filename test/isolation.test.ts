@@ -133,6 +133,11 @@ async function seedOrganisation() {
   const execution = await asA(`/automations/${automation.id}/executions`, { input: { by: 'a' }, batch_id: 'batch of A' })
   const trigger = await asA(`/automations/${automation.id}/triggers`, { type: 'cron', config: { expression: '0 6 * * *', time_zone: 'Europe/Oslo' } })
   ownedByA.push(automation.id, execution.id, trigger.id)
+  // Notebooks (seed 000) and processes (seed 001) are automations too, reached by their own routes.
+  const notebook = await asA('/notebooks', { component_id: component.id, name: 'Notebook of A', cells: [{ id: 'c', cell_type: 'code', source: 'x = 1' }] })
+  const process = await asA('/processes', { name: 'Process of A', process_type: 'recipe', definition: { steps: [{ id: 'x', type: 'transform', config: { expression: '1' } }], edges: [] } })
+  const instance = await asA(`/processes/${process.id}/instances`, { batch_id: 'batch of A', parameters: {} })
+  ownedByA.push(notebook.id, process.id, instance.id)
   expect(ownedByA.every((id) => typeof id === 'string')).toBe(true)
 }
 

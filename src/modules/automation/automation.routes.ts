@@ -121,7 +121,7 @@ const ExecutionFields = {
   created_by: Nullable(Type.String()),
   created_at: Timestamp(),
 }
-const ExecutionSchema = Type.Object(ExecutionFields)
+export const ExecutionSchema = Type.Object(ExecutionFields)
 const ExecutionWithSteps = Type.Object({ ...ExecutionFields, steps: Type.Array(StepRunSchema) })
 const StartBody = Strict({
   input: Type.Optional(Json),
@@ -412,7 +412,7 @@ export const automationRoutes: FastifyPluginAsyncTypebox<{ automations: Automati
   )
 }
 
-const TriggerSchema = Type.Object({
+export const TriggerSchema = Type.Object({
   id: Uuid(),
   automation_id: Uuid(),
   type: StringEnum(TRIGGER_TYPES),

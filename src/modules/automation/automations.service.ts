@@ -111,8 +111,8 @@ export function createAutomations({ database, events, compiler }: { database: Da
   }
 
   /** Writes the next version of an automation's graph (validated and compiled), live if asked. */
-  async function writeVersion(tx: Executor, ctx: RequestContext, a: AutomationRow, graph: Graph, opts: { note?: string | undefined; publish: boolean; path?: string }) {
-    compiler.validate(graph, opts.path)
+  async function writeVersion(tx: Executor, ctx: RequestContext, a: AutomationRow, graph: Graph, opts: { note?: string | undefined; publish: boolean; path?: string; deferSettings?: boolean }) {
+    compiler.validate(graph, opts.path, { deferSettings: opts.deferSettings })
     const plan = compiler.compile(graph)
     const [{ next }] = (await rows<{ next: number }>(tx, sql`select coalesce(max(version), 0) + 1 as next from workflow_versions where automation_id = ${a.id}`)) as [{ next: number }]
     const by = actorLabel(ctx.actor)
@@ -142,26 +142,34 @@ export function createAutomations({ database, events, compiler }: { database: Da
     return row!
   }
 
+  /** Creates an automation (and its first version when a graph is given) in the caller's transaction. */
+  async function createIn(tx: Executor, ctx: RequestContext, input: AutomationInput & { graph?: Graph | undefined; publish?: boolean | undefined; componentId?: string | undefined; deferSettings?: boolean }, graphPath?: string) {
+    const org = orgOf(ctx)
+    const slug = input.slug ? slugify(input.slug) : await uniqueSlug(tx, automations, eq(automations.organizationId, org), input.name)
+    const by = actorLabel(ctx.actor)
+    const [a] = await tx
+      .insert(automations)
+      .values({ organizationId: org, name: input.name.trim(), slug, ...fields(input), componentId: input.componentId ?? null, createdBy: by, modifiedBy: by })
+      .returning()
+      .catch((err) => slugTaken(err, slug))
+    await events.appendEvent(tx, ctx, { type: 'automation.created', entityType: 'automation', entityId: a!.id, data: { name: a!.name, slug, process_type: a!.processType, component_id: a!.componentId } })
+    if (a!.retentionDays !== null || a!.retentionCount !== null) await schedulePrune(tx, ctx)
+    const live = input.graph ? await writeVersion(tx, ctx, a!, input.graph, { publish: input.publish ?? true, note: 'first version', ...(graphPath ? { path: graphPath } : {}), ...(input.deferSettings ? { deferSettings: true } : {}) }) : null
+    return { automation: a!, live }
+  }
+
   return {
     find,
+    createIn,
+    writeVersion,
     liveOf,
     versionOf,
 
     /** `graphPath`: where the graph is in the request, for field errors (default /body/graph). */
     async create(ctx: RequestContext, input: AutomationInput & { graph?: Graph | undefined; publish?: boolean | undefined }, graphPath?: string) {
-      const org = orgOf(ctx)
       return database.transaction(async (tx) => {
-        const slug = input.slug ? slugify(input.slug) : await uniqueSlug(tx, automations, eq(automations.organizationId, org), input.name)
-        const by = actorLabel(ctx.actor)
-        const [a] = await tx
-          .insert(automations)
-          .values({ organizationId: org, name: input.name.trim(), slug, ...fields(input), createdBy: by, modifiedBy: by })
-          .returning()
-          .catch((err) => slugTaken(err, slug))
-        await events.appendEvent(tx, ctx, { type: 'automation.created', entityType: 'automation', entityId: a!.id, data: { name: a!.name, slug, process_type: a!.processType } })
-        if (a!.retentionDays !== null || a!.retentionCount !== null) await schedulePrune(tx, ctx)
-        const live = input.graph ? await writeVersion(tx, ctx, a!, input.graph, { publish: input.publish ?? true, note: 'first version', ...(graphPath ? { path: graphPath } : {}) }) : null
-        return toAutomationView(a!, live?.isLive ? live : null)
+        const { automation, live } = await createIn(tx, ctx, input, graphPath)
+        return toAutomationView(automation, live?.isLive ? live : null)
       })
     },
 

@@ -6,7 +6,7 @@
 import { Ajv2020, type ValidateFunction } from 'ajv/dist/2020.js'
 import { ValidationError, type FieldError } from '../../core/errors.ts'
 import { expressionProblem, stepReferences, templateExpressions, templateProblems } from './expressions.ts'
-import type { StepType } from './steps.ts'
+import type { CheckOptions, StepType } from './steps.ts'
 
 export interface GraphStep {
   id: string
@@ -106,7 +106,7 @@ export function createGraphCompiler(types: Map<string, StepType>) {
   const graphValidator = ajv.compile(GRAPH_SCHEMA)
 
   /** Every problem of a graph, as field errors under `base` (the body path of the graph). */
-  function problems(graph: unknown, base: string): FieldError[] {
+  function problems(graph: unknown, base: string, opts: CheckOptions = {}): FieldError[] {
     if (!graphValidator(graph)) {
       return (graphValidator.errors ?? []).map((e) => ({ path: `${base}${e.instancePath}`, message: e.keyword === 'additionalProperties' ? `has unknown field ${(e.params as { additionalProperty: string }).additionalProperty}` : (e.message ?? 'is invalid') }))
     }
@@ -128,7 +128,7 @@ export function createGraphCompiler(types: Map<string, StepType>) {
           errors.push({ path: `${base}/steps/${i}/config${e.instancePath}`, message: e.keyword === 'additionalProperties' ? `has unknown field ${(e.params as { additionalProperty: string }).additionalProperty}` : (e.message ?? 'is invalid') })
         return
       }
-      errors.push(...templateProblems(config, `${base}/steps/${i}/config`), ...(type.check?.(config, `${base}/steps/${i}/config`) ?? []))
+      errors.push(...templateProblems(config, `${base}/steps/${i}/config`), ...(type.check?.(config, `${base}/steps/${i}/config`, opts) ?? []))
     })
     const edges = g.edges ?? []
     edges.forEach((e, i) => {
@@ -196,8 +196,8 @@ export function createGraphCompiler(types: Map<string, StepType>) {
   return {
     problems,
     /** Throws a 422 naming every problem, under the body path `base`. */
-    validate(graph: unknown, base = '/body/graph'): Graph {
-      const errors = problems(graph, base)
+    validate(graph: unknown, base = '/body/graph', opts: CheckOptions = {}): Graph {
+      const errors = problems(graph, base, opts)
       if (errors.length) throw new ValidationError(`the workflow graph is not valid: ${errors[0]!.path} ${errors[0]!.message}`, errors)
       return graph as Graph
     },

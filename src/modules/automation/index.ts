@@ -16,6 +16,8 @@ import { stepTypes } from './steps.ts'
 import { platformSteps, subWorkflowStep } from './actions.ts'
 import { createPruning } from './prune.ts'
 import { processRoutes } from './processes.routes.ts'
+import { createNotebooks } from './notebooks.service.ts'
+import { notebookRoutes } from './notebooks.routes.ts'
 import { createAssets } from '../assets/index.ts'
 import { createMeasurements } from '../measurements/index.ts'
 import { createSources } from '../sources/index.ts'
@@ -23,7 +25,7 @@ import { createSources } from '../sources/index.ts'
 export function createAutomation(deps: ModuleDeps) {
   const guard = createNetGuard(deps.config.httpStepAllow)
   const sandbox = createSandbox()
-  const types = stepTypes(guard, sandbox)
+  const types = stepTypes(guard, sandbox, { enabled: deps.config.pythonSteps, python: deps.config.pythonBin })
   const compiler = createGraphCompiler(types)
   const automations = createAutomations({ database: deps.database, events: deps.events, compiler })
   const executions = createExecutions({ database: deps.database, events: deps.events, automations })
@@ -35,10 +37,12 @@ export function createAutomation(deps: ModuleDeps) {
   ])
     types.set(t.type, t)
   const triggers = createTriggers({ database: deps.database, events: deps.events, automations, executions, clock: deps.clock })
+  const notebooks = createNotebooks({ database: deps.database, events: deps.events, store: deps.files, automations, executions, pythonEnabled: deps.config.pythonSteps })
   const routes: FastifyPluginAsync = async (app) => {
     await app.register(automationRoutes, { automations, executions, compiler, types })
     await app.register(triggerRoutes, { triggers, executions })
     await app.register(processRoutes, { automations, executions })
+    await app.register(notebookRoutes, { notebooks, triggers })
   }
   // Worker upkeep: the cron scheduler, and the event-trigger consumer of the event log.
   const background: BackgroundTask[] = [
@@ -53,7 +57,7 @@ export function createAutomation(deps: ModuleDeps) {
     },
   ]
   const pruning = createPruning({ database: deps.database, events: deps.events })
-  return { automations, executions, triggers, engine, pruning, compiler, types, routes, background }
+  return { automations, executions, triggers, notebooks, engine, pruning, compiler, types, routes, background }
 }
 
 export type Automation = ReturnType<typeof createAutomation>

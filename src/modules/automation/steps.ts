@@ -7,6 +7,7 @@ import type { RequestContext } from '../../core/context.ts'
 import type { FieldError } from '../../core/errors.ts'
 import { evaluate, expressionProblem, render } from './expressions.ts'
 import type { NetGuard } from './netGuard.ts'
+import { runPython } from './python.ts'
 import type { Sandbox } from './sandbox.ts'
 
 export interface StepLog {
@@ -41,6 +42,11 @@ export interface StepEnv {
  */
 export type StepOutcome = { output: unknown; input?: unknown } | { wait: { until: Date | null; child?: string }; output?: unknown; input?: unknown }
 
+export interface CheckOptions {
+  /** The graph is stored now and run later (a notebook being edited): checks of this server's settings wait for the run. */
+  deferSettings?: boolean | undefined
+}
+
 export interface StepType {
   type: string
   summary: string
@@ -49,7 +55,7 @@ export interface StepType {
   /** No effect outside the execution: safe to run again, so its record may be batched. */
   pure: boolean
   /** Checks beyond the schema (expressions that do not parse), as field errors under `base`. */
-  check?(config: Record<string, any>, base: string): FieldError[]
+  check?(config: Record<string, any>, base: string, opts?: CheckOptions): FieldError[]
   run(env: StepEnv): Promise<StepOutcome>
 }
 
@@ -332,6 +338,58 @@ function codeStep(sandbox: Sandbox): StepType {
   }
 }
 
-export function stepTypes(guard: NetGuard, sandbox: Sandbox): Map<string, StepType> {
-  return new Map([transform, condition, httpStep(guard), delay, approval, emitEvent, codeStep(sandbox)].map((s) => [s.type, s]))
+/**
+ * Python in a subprocess (notebook cells run in order in one interpreter, sharing their
+ * variables), with time and output limits. Off unless PYTHON_STEPS is on: it runs with the
+ * server user's rights. `context` holds the execution context; a variable `output` set by the
+ * cells becomes the step's output together with stdout and stderr per cell and for the run.
+ */
+export const PYTHON_OFF = 'python steps are off on this server: an admin turns them on with PYTHON_STEPS=true'
+
+export function pythonStep(opts: { enabled: boolean; python: string }): StepType {
+  const cell = { type: 'object', required: ['source'], additionalProperties: false, properties: { id: { type: 'string', pattern: '^[a-zA-Z0-9-_]{1,64}$' }, cell_type: { enum: ['code', 'markdown'], default: 'code' }, source: { type: 'string', maxLength: 1_000_000 } } }
+  return {
+    type: 'python',
+    summary: 'Runs Python 3 code cells in order in one subprocess (notebooks), with time and output limits; off unless an admin sets PYTHON_STEPS=true',
+    config: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        cells: { type: 'array', items: cell, minItems: 1, maxItems: 500 },
+        source: { type: 'string', minLength: 1, maxLength: 1_000_000 },
+        timeout_ms: { type: 'integer', minimum: 1, maximum: 3_600_000, default: 60_000 },
+        max_output_bytes: { type: 'integer', minimum: 1024, maximum: 16_777_216, default: 1_048_576 },
+      },
+      anyOf: [{ required: ['cells'] }, { required: ['source'] }],
+    },
+    pure: false,
+    check(_config, base, how) {
+      return opts.enabled || how?.deferSettings ? [] : [{ path: `${base}`, message: PYTHON_OFF }]
+    },
+    async run(env) {
+      if (!opts.enabled) throw new StepError(PYTHON_OFF, {}, false)
+      const c = env.config as { cells?: { id?: string; cell_type?: string; source: string }[]; source?: string; timeout_ms?: number; max_output_bytes?: number }
+      const cells = (c.cells ?? [{ id: 'main', source: c.source! }]).map((x, i) => ({ ...x, id: x.id ?? `cell-${i + 1}` })).filter((x) => (x.cell_type ?? 'code') === 'code')
+      const timeoutMs = c.timeout_ms ?? 60_000
+      const r = await runPython({ cells: cells.map((x) => ({ id: x.id, source: x.source })), timeoutMs, maxOutputBytes: c.max_output_bytes ?? 1_048_576, signal: env.signal, python: opts.python, input: env.context })
+      for (const x of r.cells) {
+        if (x.stdout) env.log('info', `[${x.id}] ${x.stdout.slice(0, 4000)}`)
+        if (x.stderr) env.log('warning', `[${x.id}] ${x.stderr.slice(0, 4000)}`)
+      }
+      const result = { cells: r.cells, stdout: r.stdout, stderr: r.stderr, duration_ms: r.duration_ms }
+      if (r.ok) return { output: { ...result, output: r.output ?? null } }
+      const failed = r.cells.find((x) => x.status === 'error')
+      const message =
+        r.kind === 'missing_python' ? (r.message ?? 'python3 was not found on this server')
+        : r.kind === 'timeout' ? `the python code ran longer than its ${timeoutMs} ms limit and was stopped`
+        : r.kind === 'output_limit' ? `the python code wrote more than its ${c.max_output_bytes ?? 1_048_576} bytes of output and was stopped`
+        : failed?.error ? `cell ${failed.id} raised ${failed.error.ename}: ${failed.error.evalue}`
+        : (r.message ?? 'the python code failed')
+      throw new StepError(message, { result }, false)
+    },
+  }
+}
+
+export function stepTypes(guard: NetGuard, sandbox: Sandbox, python: { enabled: boolean; python: string } = { enabled: false, python: 'python3' }): Map<string, StepType> {
+  return new Map([transform, condition, httpStep(guard), delay, approval, emitEvent, codeStep(sandbox), pythonStep(python)].map((s) => [s.type, s]))
 }

@@ -134,6 +134,8 @@ export function createDataSources({ database, events, files: store }: { database
         if (linked.length > 0) throw new ConflictError(`data source ${source.name} has components linked to scenario${linked.length === 1 ? '' : 's'} ${linked.map((s) => s.name).join(', ')}; unlink them first`, { scenarios: linked })
         const [used] = await rows<{ n: number }>(tx, sql`select count(*)::int as n from series where organization_id = ${orgOf(ctx)} and component_id in (select id from components where organization_id = ${orgOf(ctx)} and data_source_id = ${id})`)
         if (used!.n > 0) throw new ConflictError(`data source ${source.name} has components that ${used!.n} series of facts come from; it cannot be deleted`, { series: used!.n })
+        const notebooks = await rows<{ name: string }>(tx, sql`select name from automations where organization_id = ${orgOf(ctx)} and component_id in (select id from components where organization_id = ${orgOf(ctx)} and data_source_id = ${id}) order by name`)
+        if (notebooks.length > 0) throw new ConflictError(`data source ${source.name} has components with notebook${notebooks.length === 1 ? '' : 's'} ${notebooks.map((n) => n.name).join(', ')}; delete them first`, { notebooks: notebooks.map((n) => n.name) })
         const gone = await tx.delete(components).where(and(inOrg(components, ctx), eq(components.dataSourceId, id))).returning({ id: components.id })
         await tx.delete(dataSources).where(and(inOrg(dataSources, ctx), eq(dataSources.id, id)))
         await events.appendEvents(tx, ctx, [
