@@ -3,6 +3,7 @@
 // a batch id); `?wait=` holds the answer until the execution finishes or the wait runs out.
 import type { FastifyPluginAsyncTypebox, TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import { Type } from 'typebox'
+import { systemContext } from '../../core/context.ts'
 import { pageOf, pageQuery } from '../../core/http/pagination.ts'
 import { JobSchema } from '../../core/jobs/jobs.routes.ts'
 import { IdParams, Nullable, Strict, StringEnum, Timestamp, Uuid, problems } from '../../core/http/schemas.ts'
@@ -546,7 +547,8 @@ export const triggerRoutes: FastifyPluginAsyncTypebox<{ triggers: Triggers; exec
       async (req, reply) => {
         const raw = typeof req.body === 'string' ? req.body : ''
         const { execution } = await triggers.receive(req.params.token, raw, req.headers, req.ctx?.traceId)
-        const ctx = { ...req.ctx, organizationId: execution.organizationId }
+        // The caller is the webhook's sender, not a member: the wait reads the execution as the system, in its organisation.
+        const ctx = systemContext({ organizationId: execution.organizationId, ...(req.ctx?.traceId ? { traceId: req.ctx.traceId } : {}) })
         if (req.query.wait) return reply.code(200).send(await waitForExecution(executions, ctx, execution.id, req.query.wait))
         return reply.code(202).header('location', `/api/v1/executions/${execution.id}`).send({ execution_id: execution.id, status: execution.status })
       },

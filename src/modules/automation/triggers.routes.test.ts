@@ -140,8 +140,8 @@ describe('webhook triggers', () => {
     expect(ok(await api('GET', `/triggers/${tr.id}`)).secret).toMatch(/^whsec_.{4}\.\.\.$/)
     const body = JSON.stringify({ well: 'Well-12', alarm: 'pressure' })
     const wh = new Webhook(tr.secret)
-    const sent = (id: string, at: Date, signature?: string) =>
-      t.app.inject({ method: 'POST', url: tr.webhook_url, payload: body, headers: { 'content-type': 'application/json', 'webhook-id': id, 'webhook-timestamp': String(Math.floor(at.getTime() / 1000)), 'webhook-signature': signature ?? wh.sign(id, at, body) } })
+    const sent = (id: string, at: Date, signature?: string, query = '') =>
+      t.app.inject({ method: 'POST', url: tr.webhook_url + query, payload: body, headers: { 'content-type': 'application/json', 'webhook-id': id, 'webhook-timestamp': String(Math.floor(at.getTime() / 1000)), 'webhook-signature': signature ?? wh.sign(id, at, body) } })
 
     const good = await sent('msg_1', new Date())
     expect(good.statusCode, good.body).toBe(202)
@@ -157,6 +157,11 @@ describe('webhook triggers', () => {
     const unsigned = await t.app.inject({ method: 'POST', url: tr.webhook_url, payload: body, headers: { 'content-type': 'application/json' } })
     expect(unsigned.statusCode).toBe(401)
     expect(ok(await api('GET', `/executions?automation=${a.id}`)).data).toHaveLength(1)
+
+    // ?wait holds the answer for the sender, who has no Stratum credentials (no worker runs here: it answers with the queued execution).
+    const waited = await sent('msg_4', new Date(), undefined, '?wait=0.2')
+    expect(waited.statusCode, waited.body).toBe(200)
+    expect(waited.json()).toMatchObject({ trigger_type: 'webhook', status: 'queued', input: { well: 'Well-12', alarm: 'pressure' }, steps: [] })
 
     expect((await t.app.inject({ method: 'POST', url: '/api/v1/hooks/not-a-real-token-at-all', payload: body, headers: { 'content-type': 'application/json' } })).statusCode).toBe(404)
   })
