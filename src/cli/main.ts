@@ -11,6 +11,7 @@ import { identityCommands } from './identity.commands.ts'
 import { measurementsCommands } from './measurements.commands.ts'
 import { sourcesCommands } from './sources.commands.ts'
 import { automationCommands } from './automation.commands.ts'
+import { notebooksCommands } from './notebooks.commands.ts'
 import { unitsCommands } from './units.commands.ts'
 
 export const EXIT = { ok: 0, failure: 1, usage: 2, config: 3, database: 4 } as const
@@ -95,6 +96,7 @@ const COMMANDS: Record<string, Command> = {
   ...measurementsCommands,
   ...sourcesCommands,
   ...automationCommands,
+  ...notebooksCommands,
   version: {
     summary: 'Print the version',
     usage: 'stratum version',
@@ -189,7 +191,8 @@ export async function main(argv: string[]): Promise<number> {
     }
     throw err
   }
-  const log = createLogger(config.logLevel)
+  // Operator commands print their answer on stdout (an exported notebook, a run's output): their logs go to stderr; the daemons log on stdout.
+  const log = createLogger(config.logLevel, { fd: name === 'serve' || name === 'worker' ? 1 : 2 })
   try {
     return await command.run({ values, positionals, config, log })
   } catch (err) {
