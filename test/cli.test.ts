@@ -382,7 +382,8 @@ describe('a server killed mid-ingest', () => {
 })
 
 describe('a worker killed mid-execution', () => {
-  it('resumes the execution after a restart: the completed step is not repeated, the step in flight runs again (SIGKILL)', async () => {
+  // Queued: a worker claims the job. Waited for (?wait): the request's own process runs it at once, its job written already claimed.
+  it.each(['queued', 'waited for'])('resumes the execution after a restart: the completed step is not repeated, the step in flight runs again (SIGKILL, %s)', async (via) => {
     const { createServer: createHttpServer } = await import('node:http')
     const hits: Record<string, number> = {}
     let hang = true
@@ -423,7 +424,17 @@ describe('a worker killed mid-execution', () => {
           }),
         })
       ).json()) as Record<string, any>
-      const execution = (await (await fetch(`${base}/automations/${created.id}/executions`, { method: 'POST', headers, body: '{}' })).json()) as Record<string, any>
+      let execution: Record<string, any>
+      if (via === 'queued') {
+        execution = (await (await fetch(`${base}/automations/${created.id}/executions`, { method: 'POST', headers, body: '{}' })).json()) as Record<string, any>
+      } else {
+        // The answer never comes: the server dies while the request waits.
+        void fetch(`${base}/automations/${created.id}/executions?wait=60`, { method: 'POST', headers, body: '{}' }).catch(() => {})
+        for (let i = 0; i < 600 && !hits['/hang']; i++) await new Promise((r) => setTimeout(r, 50))
+        const list = (await (await fetch(`${base}/executions?automation=${created.id}`, { headers })).json()) as { data: Record<string, any>[] }
+        expect(list.data).toHaveLength(1)
+        execution = list.data[0]!
+      }
       for (let i = 0; i < 600 && !hits['/hang']; i++) await new Promise((r) => setTimeout(r, 50))
       expect(hits).toEqual({ '/count': 1, '/hang': 1 })
       server.child.kill('SIGKILL')
@@ -442,6 +453,9 @@ describe('a worker killed mid-execution', () => {
         ['wait_for_it', 1, 'succeeded'],
         ['done', 1, 'succeeded'],
       ])
+      // The first attempt died with the server; the reaper gave the job back and the new process took it.
+      const job = (await (await fetch(`${base}/jobs/${after.job_id}`, { headers })).json()) as Record<string, any>
+      expect([job.status, job.attempts]).toEqual(['completed', 2])
     } finally {
       server.child.kill('SIGTERM')
       await server.done

@@ -11,7 +11,7 @@ import { createEventLog, type EventLog } from './events/events.service.ts'
 import { createLocalFileStore, type FileStore } from './files/fileStore.ts'
 import { buildApp, type App, type Authenticator } from './http/app.ts'
 import { systemJobs, schedulePartitionUpkeep } from './jobs/system.jobs.ts'
-import { createWorker, type JobHandler, type Worker } from './jobs/worker.ts'
+import { createLocalWorker, createWorker, type JobHandler, type LocalWorker, type Worker } from './jobs/worker.ts'
 import type { Logger } from './observability/logger.ts'
 import { createMetrics, type Metrics } from './observability/metrics.ts'
 
@@ -25,6 +25,7 @@ export interface Runtime {
   events: EventLog
   files: FileStore
   clock: () => Date
+  localWorker: LocalWorker
   /** The modules, created once for this process. */
   modules: (ModuleInstance & { name: string })[]
 }
@@ -51,6 +52,7 @@ export async function openRuntime(
     events: createEventLog({ sourceNode: hostname().slice(0, 50) }),
     files: createLocalFileStore(filesDir(config)),
     clock: options.clock ?? (() => new Date()),
+    localWorker: createLocalWorker(),
   }
   return { ...deps, metrics: createMetrics(), modules: modules.map((m) => ({ name: m.name, ...m.create(deps) })) }
 }
@@ -80,9 +82,11 @@ export async function startWorker(rt: Runtime, extraHandlers: JobHandler<any>[] 
   })
   await schedulePartitionUpkeep(rt.database)
   await worker.start()
+  rt.localWorker.attach(worker)
   const loops = rt.modules.flatMap((m) => m.background ?? []).map((task) => runInBackground(task, rt.log.child({ component: task.name }), rt.metrics))
   const stopJobs = worker.stop
   worker.stop = async (deadlineMs: number) => {
+    rt.localWorker.attach(null)
     await Promise.all(loops.map((l) => l.stop()))
     await stopJobs(deadlineMs)
   }

@@ -7,7 +7,7 @@ import type { Database } from '../core/db/database.ts'
 import type { EventLog } from '../core/events/events.service.ts'
 import type { FileStore } from '../core/files/fileStore.ts'
 import type { Authenticator } from '../core/http/app.ts'
-import type { JobHandler } from '../core/jobs/worker.ts'
+import type { JobHandler, LocalWorker } from '../core/jobs/worker.ts'
 import type { Logger } from '../core/observability/logger.ts'
 import { assetsModule } from './assets/index.ts'
 import { automationModule } from './automation/index.ts'
@@ -23,6 +23,8 @@ export interface ModuleDeps {
   files: FileStore
   log: Logger
   clock: () => Date
+  /** This process's job worker, when it runs one: a request may run a job it writes at once. */
+  localWorker: LocalWorker
 }
 
 /** Upkeep a worker process runs in a loop (not a job: nobody asks for it and it never ends). */

@@ -17,6 +17,11 @@ export interface NewJob {
   runAt?: Date
   maxAttempts?: number
   idempotencyKey?: string
+  /**
+   * Written already claimed by this worker (running, first attempt, leased), for a process
+   * that runs the job itself once the transaction commits (Worker.reserve).
+   */
+  claimedBy?: { workerId: string; leaseMs: number }
 }
 
 export type JobRow = typeof jobs.$inferSelect
@@ -104,30 +109,37 @@ export async function enqueueJobs(tx: Executor, ctx: RequestContext, items: NewJ
     idempotency_key: j.idempotencyKey ?? null,
     trace_id: ctx.traceId,
     created_by: createdBy,
+    locked_by: j.claimedBy?.workerId ?? null,
+    lease_ms: j.claimedBy?.leaseMs ?? null,
   }))
   // Only what the database decides comes back (ids of the rows it took, and its clock); the
   // rest of each row is known here. Returning and decoding 20,000 whole rows took longer than
   // inserting them.
-  const taken = await rows<{ id: string; run_after: Date | string; created_at: Date | string }>(
+  const taken = await rows<{ id: string; run_after: Date | string; created_at: Date | string; locked_until: Date | string | null }>(
     tx,
-    sql`insert into jobs (id, organization_id, type, params, priority, scheduled_at, run_after, max_attempts, idempotency_key, trace_id, created_by)
+    sql`insert into jobs (id, organization_id, type, params, priority, scheduled_at, run_after, max_attempts, idempotency_key, trace_id, created_by,
+                          status, attempts, locked_by, locked_until, started_at)
         select r.id, r.organization_id, r.type, r.params, r.priority, coalesce(r.run_at, now()), coalesce(r.run_at, now()),
-               r.max_attempts, r.idempotency_key, r.trace_id, r.created_by
+               r.max_attempts, r.idempotency_key, r.trace_id, r.created_by,
+               case when r.locked_by is null then 'pending' else 'running' end, case when r.locked_by is null then 0 else 1 end,
+               r.locked_by, now() + r.lease_ms * interval '1 millisecond', case when r.locked_by is null then null else now() end
         from jsonb_to_recordset(${JSON.stringify(values)}::jsonb) as r(id uuid, organization_id uuid, type text, params jsonb,
-             priority integer, run_at timestamptz, max_attempts integer, idempotency_key text, trace_id text, created_by text)
+             priority integer, run_at timestamptz, max_attempts integer, idempotency_key text, trace_id text, created_by text,
+             locked_by text, lease_ms integer)
         on conflict do nothing
-        returning id, run_after, created_at`,
+        returning id, run_after, created_at, locked_until`,
   )
   const byValue = new Map(values.map((v) => [v.id, v]))
   const inserted = taken.map((t): JobRow => {
     const v = byValue.get(t.id)!
     const createdAt = t.created_at instanceof Date ? t.created_at : new Date(t.created_at)
     const runAfter = t.run_after instanceof Date ? t.run_after : new Date(t.run_after)
+    const claimed = v.locked_by !== null
     return {
       id: v.id,
       organizationId: v.organization_id,
       type: v.type,
-      status: 'pending',
+      status: claimed ? 'running' : 'pending',
       statusChangedAt: createdAt,
       params: v.params,
       result: null,
@@ -135,10 +147,10 @@ export async function enqueueJobs(tx: Executor, ctx: RequestContext, items: NewJ
       priority: v.priority,
       scheduledAt: runAfter,
       runAfter,
-      attempts: 0,
+      attempts: claimed ? 1 : 0,
       maxAttempts: v.max_attempts,
-      lockedBy: null,
-      lockedUntil: null,
+      lockedBy: v.locked_by,
+      lockedUntil: t.locked_until === null ? null : new Date(t.locked_until),
       progress: 0,
       progressMessage: null,
       cancelRequestedAt: null,
@@ -147,7 +159,7 @@ export async function enqueueJobs(tx: Executor, ctx: RequestContext, items: NewJ
       createdBy: v.created_by,
       createdAt,
       updatedAt: createdAt,
-      startedAt: null,
+      startedAt: claimed ? createdAt : null,
       finishedAt: null,
     }
   })

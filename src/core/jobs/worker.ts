@@ -6,6 +6,7 @@ import { randomBytes } from 'node:crypto'
 import { ValidationError } from '../errors.ts'
 import type { Database } from '../db/database.ts'
 import { createWakeup } from '../wakeup.ts'
+import type { JobRow } from './jobs.service.ts'
 import { systemContext, type RequestContext } from '../context.ts'
 import type { EventLog } from '../events/events.service.ts'
 import type { Logger } from '../observability/logger.ts'
@@ -103,6 +104,10 @@ export function createWorker(options: WorkerOptions) {
   const types = [...handlers.keys()]
   const active = new Map<string, AbortController>()
   const runs = new Set<Promise<void>>()
+  /** Jobs this process claimed itself when it wrote them (see `reserve`), reserved or running. */
+  let inline = 0
+  /** Jobs claimed from the queue and running: `concurrency` minus this is what a claim may take. */
+  let queued = 0
   let running = false
   const wakeup = createWakeup()
   wakeup.poke()
@@ -171,7 +176,6 @@ export function createWorker(options: WorkerOptions) {
     }
     metrics?.jobsFinished.inc({ type: claimed.type, outcome })
     metrics?.jobDuration.observe({ type: claimed.type, outcome }, (performance.now() - started) / 1000)
-    poke()
   }
 
   async function recordFailure(claimed: ClaimedJob, handler: JobHandler, reason: unknown): Promise<string> {
@@ -247,7 +251,7 @@ export function createWorker(options: WorkerOptions) {
 
   async function mainLoop() {
     while (running) {
-      const free = options.concurrency - active.size
+      const free = options.concurrency - queued
       if (free <= 0) {
         // Every slot is busy: a finishing job pokes us awake. (Looping here without awaiting
         // would starve the event loop, heartbeats included.)
@@ -265,17 +269,71 @@ export function createWorker(options: WorkerOptions) {
         continue
       }
       for (const c of claimed) {
-        const p = runOne(c).catch((err) => log.error({ err, job: c.id }, 'job runner crashed'))
-        runs.add(p)
-        void p.finally(() => runs.delete(p))
+        queued++
+        track(
+          runOne(c)
+            .catch((err) => log.error({ err, job: c.id }, 'job runner crashed'))
+            .finally(() => {
+              queued--
+              poke()
+            }),
+        )
       }
       if (claimed.length === free || wakeup.dirty) continue
       await sleep(options.pollMs)
     }
   }
 
+  function track(p: Promise<void>) {
+    runs.add(p)
+    void p.finally(() => runs.delete(p))
+  }
+
   return {
     workerId,
+    /**
+     * A slot to run a job of `type` here as soon as the transaction that writes it commits,
+     * without a round through the queue: the writer inserts the job already claimed by this
+     * worker (`claimedBy`), then calls `run` (or `release` when it rolled back). The lease is
+     * renewed like any other, so a crash leaves the job to the reaper and another worker. Up to
+     * `concurrency` such jobs run at once, besides the `concurrency` jobs claimed from the
+     * queue; null when none is free, the worker is stopping or has no handler for the type.
+     */
+    reserve(type: string): InlineSlot | null {
+      if (!running || !handlers.has(type) || inline >= options.concurrency) return null
+      inline++
+      let used = false
+      return {
+        claimedBy: { workerId, leaseMs: options.leaseMs },
+        run(job: JobRow) {
+          if (used) throw new Error('this slot was used already')
+          if (job.lockedBy !== workerId || job.status !== 'running') throw new Error(`job ${job.id} is not claimed by this worker`)
+          used = true
+          const claimed: ClaimedJob = {
+            id: job.id,
+            type: job.type,
+            params: job.params,
+            attempts: job.attempts,
+            max_attempts: job.maxAttempts,
+            organization_id: job.organizationId,
+            created_by: job.createdBy,
+            trace_id: job.traceId,
+          }
+          const p = runOne(claimed)
+            .catch((err) => log.error({ err, job: claimed.id }, 'job runner crashed'))
+            .finally(() => {
+              inline--
+            })
+          track(p)
+          return p
+        },
+        release() {
+          if (used) return
+          used = true
+          inline--
+        },
+      }
+    },
     async start() {
       if (running) return
       running = true
@@ -314,3 +372,31 @@ export function createWorker(options: WorkerOptions) {
 }
 
 export type Worker = ReturnType<typeof createWorker>
+
+/**
+ * This process's worker, for a request that runs a job it writes at once (Worker.reserve):
+ * nothing to reserve in a process that runs no worker (STRATUM_WORKERS=false) or before it starts.
+ */
+export function createLocalWorker() {
+  let worker: Pick<Worker, 'reserve'> | null = null
+  return {
+    attach(w: Pick<Worker, 'reserve'> | null) {
+      worker = w
+    },
+    reserve(type: string): InlineSlot | null {
+      return worker?.reserve(type) ?? null
+    },
+  }
+}
+
+export type LocalWorker = ReturnType<typeof createLocalWorker>
+
+/** A reserved slot for a job this process writes already claimed (Worker.reserve). */
+export interface InlineSlot {
+  /** What the job's insert needs: it is written running, locked by this worker. */
+  claimedBy: { workerId: string; leaseMs: number }
+  /** Runs the committed job (written with `claimedBy`) here; resolves once its outcome is recorded. */
+  run(job: JobRow): Promise<void>
+  /** Gives the slot back unused (the transaction that would have written the job rolled back). */
+  release(): void
+}

@@ -95,9 +95,7 @@ export function subWorkflowStep({ database, automations, runs }: { database: Dat
           v,
           { input, idempotency_key: `sub:${env.execution.id}:${env.stepId}:${env.attempt}` },
           { triggerType: 'sub_workflow', trigger: { parent_execution_id: env.execution.id, parent_step_id: env.stepId } },
-          null,
-          false,
-          { depth: env.execution.depth + 1 },
+          { extra: { depth: env.execution.depth + 1 } },
         )
         if (created && wait) await tx.update(executions).set({ parentExecutionId: env.execution.id, parentStepId: env.stepId }).where(eq(executions.id, execution.id))
         return execution

@@ -63,6 +63,8 @@ beforeAll(async () => {
   t = await testApp({ HTTP_STEP_ALLOW: '127.0.0.1' })
   worker = createWorker({ database: t.rt.database, handlers: allJobHandlers(t.rt), events: t.rt.events, log: t.rt.log, metrics: t.rt.metrics, concurrency: 4, leaseMs: 60_000, pollMs: 20 })
   await worker.start()
+  // As in `stratum serve`: a request that waits for its execution runs it with this worker.
+  t.rt.localWorker.attach(worker)
   me = tenant()
 }, 60_000)
 afterAll(async () => {
@@ -334,6 +336,18 @@ describe('executions', () => {
     expect((await until(second.id, ['succeeded'], 10)).status).toBe('succeeded')
     const [x, y] = [ok(await api('GET', `/executions/${first.id}`)), ok(await api('GET', `/executions/${second.id}`))]
     expect(Date.parse(y.started_at)).toBeGreaterThanOrEqual(Date.parse(x.ended_at))
+  })
+
+  it("a start that waits runs in the request's process at once, its job written already claimed; one that does not is queued for a worker", async () => {
+    const a = await automation({ steps: [{ id: 'x', type: 'transform', config: { expression: 'input.n * 2' } }] })
+    const waited = await start(a.id, { input: { n: 21 } })
+    expect([waited.status, waited.output]).toEqual(['succeeded', 42])
+    const queued = await until((await start(a.id, { input: { n: 1 } }, 0)).id, ['succeeded'])
+    const jobs = await t.rt.database.db.execute(sql`select id, status, attempts, started_at = created_at as claimed_when_written from jobs where id in (${waited.job_id}, ${queued.job_id})`)
+    const byId = Object.fromEntries((jobs as unknown as { rows: Json[] }).rows.map((r) => [r.id, r]))
+    // Same transaction, same now(): the waited one was never pending. The queued one was claimed in a later transaction.
+    expect(byId[waited.job_id]).toMatchObject({ status: 'completed', attempts: 1, claimed_when_written: true })
+    expect(byId[queued.job_id]).toMatchObject({ status: 'completed', attempts: 1, claimed_when_written: false })
   })
 
   it('lists executions by automation and status, and keeps other organisations out', async () => {

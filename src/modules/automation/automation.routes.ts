@@ -10,7 +10,9 @@ import { IdParams, Nullable, Strict, StringEnum, Timestamp, Uuid, problems } fro
 import { EXECUTION_STATUSES, SCHEDULE_LOG_STATUSES, STEP_STATUSES, TRIGGER_TYPES } from './automation.schema.ts'
 import type { Triggers } from './triggers.service.ts'
 import type { Automations } from './automations.service.ts'
-import type { Executions } from './executions.service.ts'
+import { EXECUTE_JOB, type Executions, type StartOptions } from './executions.service.ts'
+import type { JobRow } from '../../core/jobs/jobs.service.ts'
+import type { LocalWorker } from '../../core/jobs/worker.ts'
 import { GRAPH_SCHEMA, type Graph, type GraphCompiler } from './graph.ts'
 import type { StepType } from './steps.ts'
 
@@ -135,9 +137,9 @@ const WaitQuery = Strict({ wait: Type.Optional(Type.Number({ minimum: 0, maximum
 
 const FINISHED = new Set(['succeeded', 'failed', 'cancelled'])
 
-export const automationRoutes: FastifyPluginAsyncTypebox<{ automations: Automations; executions: Executions; compiler: GraphCompiler; types: Map<string, StepType> }> = async (
+export const automationRoutes: FastifyPluginAsyncTypebox<{ automations: Automations; executions: Executions; compiler: GraphCompiler; types: Map<string, StepType>; localWorker: LocalWorker }> = async (
   app,
-  { automations, executions, compiler, types },
+  { automations, executions, compiler, types, localWorker },
 ) => {
   const waitFor = (ctx: Parameters<Executions['get']>[0], id: string, seconds: number) => waitForExecution(executions, ctx, id, seconds)
 
@@ -304,7 +306,8 @@ export const automationRoutes: FastifyPluginAsyncTypebox<{ automations: Automati
       },
     },
     async (req, reply) => {
-      const { execution, created } = await executions.start(req.ctx, req.params.ref, req.body ?? {})
+      const start = (claimedBy?: StartOptions['claimedBy']) => executions.start(req.ctx, req.params.ref, req.body ?? {}, claimedBy)
+      const { execution, created } = req.query.wait ? await startHere(localWorker, start) : await start()
       const body = req.query.wait ? await waitFor(req.ctx, execution.id, req.query.wait) : await executions.get(req.ctx, execution.id)
       return reply.code(created ? 201 : 200).header('location', `/api/v1/executions/${execution.id}`).send(body)
     },
@@ -440,7 +443,7 @@ const ScheduleLogSchema = Type.Object({
   execution_id: Nullable(Uuid()),
 })
 
-export const triggerRoutes: FastifyPluginAsyncTypebox<{ triggers: Triggers; executions: Executions }> = async (app, { triggers, executions }) => {
+export const triggerRoutes: FastifyPluginAsyncTypebox<{ triggers: Triggers; executions: Executions; localWorker: LocalWorker }> = async (app, { triggers, executions, localWorker }) => {
   app.post(
     '/automations/:ref/triggers',
     {
@@ -546,7 +549,8 @@ export const triggerRoutes: FastifyPluginAsyncTypebox<{ triggers: Triggers; exec
       },
       async (req, reply) => {
         const raw = typeof req.body === 'string' ? req.body : ''
-        const { execution } = await triggers.receive(req.params.token, raw, req.headers, req.ctx?.traceId)
+        const receive = (claimedBy?: StartOptions['claimedBy']) => triggers.receive(req.params.token, raw, req.headers, req.ctx?.traceId, claimedBy)
+        const { execution } = req.query.wait ? await startHere(localWorker, receive) : await receive()
         // The caller is the webhook's sender, not a member: the wait reads the execution as the system, in its organisation.
         const ctx = systemContext({ organizationId: execution.organizationId, ...(req.ctx?.traceId ? { traceId: req.ctx.traceId } : {}) })
         if (req.query.wait) return reply.code(200).send(await waitForExecution(executions, ctx, execution.id, req.query.wait))
@@ -556,14 +560,42 @@ export const triggerRoutes: FastifyPluginAsyncTypebox<{ triggers: Triggers; exec
   })
 }
 
-/** The execution with its steps once it has finished, or as it stands when `seconds` run out. */
+/**
+ * Starts an execution a request waits for with this process's worker when it has a free slot:
+ * the job is written already claimed and runs here as soon as the start commits, with no round
+ * through the queue (docs/benchmarks.md section 10 measures the difference). Without a slot
+ * (none free, or no worker in this process) the job is queued as usual.
+ */
+async function startHere<T extends { job: JobRow | null }>(localWorker: LocalWorker, start: (claimedBy?: StartOptions['claimedBy']) => Promise<T>): Promise<T> {
+  const slot = localWorker.reserve(EXECUTE_JOB)
+  if (!slot) return start()
+  let started: T
+  try {
+    started = await start(slot.claimedBy)
+  } catch (err) {
+    slot.release()
+    throw err
+  }
+  // An idempotent repeat or a deferred start wrote no job of ours.
+  if (started.job?.lockedBy === slot.claimedBy.workerId && started.job.status === 'running') void slot.run(started.job)
+  else slot.release()
+  return started
+}
+
+/**
+ * The execution with its steps once it has finished, or as it stands when `seconds` run out.
+ * This process's engine announces the end at once; one that another process runs is read again
+ * at growing intervals.
+ */
 async function waitForExecution(executions: Executions, ctx: Parameters<Executions['get']>[0], id: string, seconds: number) {
   const deadline = Date.now() + seconds * 1000
-  let pause = 5
+  let pause = 25
   for (;;) {
+    // Listening before reading: an end announced in between is not missed.
+    const ended = executions.finishedOrAfter(id, Math.min(pause, Math.max(1, deadline - Date.now())))
     const e = await executions.get(ctx, id)
     if (FINISHED.has(e.status) || Date.now() >= deadline) return e
-    await new Promise((r) => setTimeout(r, Math.min(pause, Math.max(1, deadline - Date.now()))))
-    pause = Math.min(pause * 2, 200)
+    await ended
+    pause = Math.min(pause * 2, 500)
   }
 }

@@ -54,7 +54,22 @@ export class ExecutionCancelledError extends Error {
   }
 }
 
-export function createEngine({ database, events, types, log, clock }: { database: Database; events: EventLog; types: Map<string, StepType>; log: Logger; clock: () => Date }) {
+export function createEngine({
+  database,
+  events,
+  types,
+  log,
+  clock,
+  onFinished = () => {},
+}: {
+  database: Database
+  events: EventLog
+  types: Map<string, StepType>
+  log: Logger
+  clock: () => Date
+  /** Told after an execution's end (succeeded, failed, cancelled) has committed. */
+  onFinished?: (executionId: string) => void
+}) {
   /** Executions this process is running now, by id: a cancel aborts the running step. */
   const active = new Map<string, AbortController>()
   let listening: Promise<unknown> | null = null
@@ -78,7 +93,7 @@ export function createEngine({ database, events, types, log, clock }: { database
       const ctx = systemContext({ traceId: e.traceId, organizationId: e.organizationId, requestId: e.id })
       if (e.cancelRequestedAt) {
         await finishIn(tx, ctx, e, [], [], { status: 'cancelled', error: { message: 'cancelled before it started' } })
-        return null
+        return 'ended' as const
       }
       if (e.status === 'queued' && !(await slotFree(tx, e))) {
         // Over the automation's concurrency limit: wait, jobless, until a running one finishes.
@@ -94,7 +109,8 @@ export function createEngine({ database, events, types, log, clock }: { database
       if (!e.startedAt) await events.appendEvent(tx, ctx, { type: 'execution.started', entityType: 'execution', entityId: e.id, data: { automation_id: e.automationId, trigger_type: e.triggerType } })
       return { e, ctx, plan: v!.plan as unknown as Plan, runs }
     })
-    if (!begun) return { skipped: true }
+    if (begun === 'ended') onFinished(id)
+    if (!begun || begun === 'ended') return { skipped: true }
     const cancel = new AbortController()
     active.set(id, cancel)
     try {
@@ -357,15 +373,19 @@ export function createEngine({ database, events, types, log, clock }: { database
       const emitted = this.emitted
       this.buffer = []
       this.emitted = []
+      let ended = false
       const stop = await database.transaction(async (tx) => {
+        ended = false
         const [cur] = await tx.select().from(executions).where(eq(executions.id, this.e.id)).for('update')
         if (!cur || cur.runner !== this.runner || FINISHED.includes(cur.status)) return true
         if (cur.cancelRequestedAt) {
           await finishIn(tx, this.ctx, cur, runs, emitted, { status: 'cancelled', error: { message: 'cancelled while running' } })
+          ended = true
           return true
         }
         if (next.finish) {
           await finishIn(tx, this.ctx, cur, runs, emitted, next.finish)
+          ended = true
           return false
         }
         if (next.child) {
@@ -391,6 +411,7 @@ export function createEngine({ database, events, types, log, clock }: { database
         }
         return false
       })
+      if (ended) onFinished(this.e.id)
       if (stop && !next.aborted) throw new Stop()
     }
   }

@@ -1,6 +1,7 @@
 // Executions (seed 003 Execution + StepRun, seed 001 process_instances, seed 000 WorkflowRun):
 // starting one (queued, with the job that runs it, in one transaction), reading it with its
 // step runs, cancelling, resuming from a failed step, and re-running from the start.
+import { EventEmitter } from 'node:events'
 import { and, asc, desc, eq, sql } from 'drizzle-orm'
 import { UUID } from '../../core/behaviours/columns.ts'
 import { actorLabel, type RequestContext } from '../../core/context.ts'
@@ -8,7 +9,7 @@ import { rows, type Database, type Executor } from '../../core/db/database.ts'
 import { ConflictError, ForbiddenError, IllegalTransitionError, NotFoundError, ValidationError } from '../../core/errors.ts'
 import type { EventLog } from '../../core/events/events.service.ts'
 import { listNewestFirst } from '../../core/http/pagination.ts'
-import { cancelJob, enqueueJob } from '../../core/jobs/jobs.service.ts'
+import { cancelJob, enqueueJob, type JobRow } from '../../core/jobs/jobs.service.ts'
 import { inOrg, orgOf } from '../../core/tenancy.ts'
 import { executions, FINISHED, stepRuns, workflowVersions, type AutomationRow, type ExecutionRow, type ExecutionStatus, type StepRunRow, type VersionRow } from './automation.schema.ts'
 import type { Automations } from './automations.service.ts'
@@ -72,6 +73,17 @@ export interface StartInput {
   version?: number | undefined
 }
 
+export interface StartOptions {
+  /** The execution this one re-runs. */
+  retryOf?: string | null
+  /** Queued without a job: started when a running execution of the automation finishes. */
+  deferred?: boolean
+  /** Added to the execution's context. */
+  extra?: Record<string, unknown>
+  /** Its job written already claimed by this process's worker, which runs it at once (Worker.reserve). */
+  claimedBy?: { workerId: string; leaseMs: number } | undefined
+}
+
 export interface TriggerOrigin {
   triggerId?: string | null
   triggerType: string
@@ -109,6 +121,8 @@ const notFound = (id: string) => new NotFoundError(`execution ${id} not found`)
 
 export function createExecutions({ database, events, automations }: { database: Database; events: EventLog; automations: Automations }) {
   const db = database.db
+  /** Executions this process's engine finished, by id: a waiting request hears of it at once. */
+  const finishedHere = new EventEmitter().setMaxListeners(0)
 
   async function find(exec: Executor, ctx: RequestContext, id: string, lock = false): Promise<ExecutionRow> {
     if (!UUID.test(id)) throw notFound(id)
@@ -122,10 +136,11 @@ export function createExecutions({ database, events, automations }: { database: 
    * Inserts a queued execution and the job that runs it. With an idempotency key already used
    * for this automation, nothing is written and the earlier execution is returned.
    */
-  async function startIn(tx: Executor, ctx: RequestContext, a: AutomationRow, v: VersionRow, input: StartInput, origin: TriggerOrigin, retryOf: string | null = null, deferred = false, extra: Record<string, unknown> = {}): Promise<{ execution: ExecutionRow; created: boolean }> {
+  async function startIn(tx: Executor, ctx: RequestContext, a: AutomationRow, v: VersionRow, input: StartInput, origin: TriggerOrigin, opts: StartOptions = {}): Promise<{ execution: ExecutionRow; created: boolean; job: JobRow | null }> {
+    const { retryOf = null, deferred = false, extra = {} } = opts
     if (input.idempotency_key) {
       const [existing] = await tx.select().from(executions).where(and(eq(executions.organizationId, a.organizationId), eq(executions.automationId, a.id), eq(executions.idempotencyKey, input.idempotency_key)))
-      if (existing) return { execution: existing, created: false }
+      if (existing) return { execution: existing, created: false, job: null }
     }
     const context = {
       automation: { id: a.id, slug: a.slug, name: a.name },
@@ -157,13 +172,13 @@ export function createExecutions({ database, events, automations }: { database: 
     if (!e) {
       // A concurrent start took the key between the check and the insert.
       const [existing] = await tx.select().from(executions).where(and(eq(executions.organizationId, a.organizationId), eq(executions.automationId, a.id), eq(executions.idempotencyKey, input.idempotency_key!)))
-      return { execution: existing!, created: false }
+      return { execution: existing!, created: false, job: null }
     }
     // Deferred: queued without a job, started when a running execution of the automation finishes.
-    const job = deferred ? null : await enqueueJob(tx, ctx, { type: EXECUTE_JOB, params: { execution_id: e.id }, maxAttempts: 25 })
+    const job = deferred ? null : await enqueueJob(tx, ctx, { type: EXECUTE_JOB, params: { execution_id: e.id }, maxAttempts: 25, ...(opts.claimedBy ? { claimedBy: opts.claimedBy } : {}) })
     if (job) await tx.update(executions).set({ jobId: job.id }).where(eq(executions.id, e.id))
     await events.appendEvent(tx, ctx, { type: 'execution.queued', entityType: 'execution', entityId: e.id, data: { automation_id: a.id, version: v.version, trigger_type: origin.triggerType, retry_of: retryOf } })
-    return { execution: { ...e, jobId: job?.id ?? null }, created: true }
+    return { execution: { ...e, jobId: job?.id ?? null }, created: true, job }
   }
 
   async function versionFor(tx: Executor, ctx: RequestContext, a: AutomationRow, version: number | undefined): Promise<VersionRow> {
@@ -177,14 +192,35 @@ export function createExecutions({ database, events, automations }: { database: 
     find,
     startIn,
 
-    /** A manual start (API, CLI, UI). */
-    async start(ctx: RequestContext, ref: string, input: StartInput) {
+    /** A manual start (API, CLI, UI); `claimedBy` as in StartOptions. */
+    async start(ctx: RequestContext, ref: string, input: StartInput, claimedBy?: StartOptions['claimedBy']) {
       orgOf(ctx)
       return database.transaction(async (tx) => {
         const a = await automations.find(tx, ctx, ref)
         const v = await versionFor(tx, ctx, a, input.version)
-        const { execution, created } = await startIn(tx, ctx, a, v, input, { triggerType: 'manual' })
-        return { execution: toExecutionView(execution), created }
+        const { execution, created, job } = await startIn(tx, ctx, a, v, input, { triggerType: 'manual' }, { claimedBy })
+        return { execution: toExecutionView(execution), created, job }
+      })
+    },
+
+    /** Called by this process's engine once an execution's end is committed. */
+    announceFinished(id: string) {
+      finishedHere.emit(id)
+    },
+
+    /**
+     * Resolves when this process's engine finishes execution `id`, or after `ms` at the latest
+     * (an execution another process runs is only seen by reading it again).
+     */
+    finishedOrAfter(id: string, ms: number): Promise<void> {
+      return new Promise((resolve) => {
+        const done = () => {
+          clearTimeout(timer)
+          finishedHere.off(id, done)
+          resolve()
+        }
+        const timer = setTimeout(done, ms).unref()
+        finishedHere.once(id, done)
       })
     },
 
@@ -317,7 +353,7 @@ export function createExecutions({ database, events, automations }: { database: 
         const a = await automations.find(tx, ctx, e.automationId)
         const v = opts.version === 'live' ? await versionFor(tx, ctx, a, undefined) : (await tx.select().from(workflowVersions).where(eq(workflowVersions.id, e.versionId)))[0]!
         const ctxTrigger = (e.context as { trigger?: Record<string, unknown> }).trigger ?? {}
-        const { execution } = await startIn(tx, ctx, a, v, { input: e.input, concurrency_key: e.concurrencyKey ?? undefined, batch_id: e.batchId ?? undefined }, { triggerType: e.triggerType, triggerId: e.triggerId, eventId: e.eventId, trigger: ctxTrigger }, e.id)
+        const { execution } = await startIn(tx, ctx, a, v, { input: e.input, concurrency_key: e.concurrencyKey ?? undefined, batch_id: e.batchId ?? undefined }, { triggerType: e.triggerType, triggerId: e.triggerId, eventId: e.eventId, trigger: ctxTrigger }, { retryOf: e.id })
         return toExecutionView(execution)
       })
     },

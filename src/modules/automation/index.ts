@@ -29,7 +29,7 @@ export function createAutomation(deps: ModuleDeps) {
   const compiler = createGraphCompiler(types)
   const automations = createAutomations({ database: deps.database, events: deps.events, compiler })
   const executions = createExecutions({ database: deps.database, events: deps.events, automations })
-  const engine = createEngine({ database: deps.database, events: deps.events, types, log: deps.log.child({ component: 'automation' }), clock: deps.clock })
+  const engine = createEngine({ database: deps.database, events: deps.events, types, log: deps.log.child({ component: 'automation' }), clock: deps.clock, onFinished: (id) => executions.announceFinished(id) })
   // Step types that need the services above (the compiler reads the map when it validates).
   for (const t of [
     subWorkflowStep({ database: deps.database, automations, runs: executions }),
@@ -39,8 +39,8 @@ export function createAutomation(deps: ModuleDeps) {
   const triggers = createTriggers({ database: deps.database, events: deps.events, automations, executions, clock: deps.clock })
   const notebooks = createNotebooks({ database: deps.database, events: deps.events, store: deps.files, automations, executions, pythonEnabled: deps.config.pythonSteps })
   const routes: FastifyPluginAsync = async (app) => {
-    await app.register(automationRoutes, { automations, executions, compiler, types })
-    await app.register(triggerRoutes, { triggers, executions })
+    await app.register(automationRoutes, { automations, executions, compiler, types, localWorker: deps.localWorker })
+    await app.register(triggerRoutes, { triggers, executions, localWorker: deps.localWorker })
     await app.register(processRoutes, { automations, executions })
     await app.register(notebookRoutes, { notebooks, triggers })
   }

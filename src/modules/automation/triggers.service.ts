@@ -20,7 +20,7 @@ import { decodeCursor, encodeCursor, listNewestFirst, timestampKey } from '../..
 import { inOrg, orgOf } from '../../core/tenancy.ts'
 import { automations, executions, scheduleLogs, triggers, workflowVersions, type AutomationRow, type ScheduleLogStatus, type TriggerRow, type TriggerType } from './automation.schema.ts'
 import type { Automations } from './automations.service.ts'
-import type { Executions } from './executions.service.ts'
+import type { Executions, StartOptions } from './executions.service.ts'
 import { evaluate, expressionProblem } from './expressions.ts'
 
 const iso = (d: Date | null) => (d ? d.toISOString() : null)
@@ -183,10 +183,10 @@ export function createTriggers({ database, events, automations: automationServic
   }
 
   /** Starts the automation for a trigger in `tx`; the trigger's settings go into the execution context. */
-  async function startFor(tx: Executor, ctx: RequestContext, t: TriggerRow, a: AutomationRow, input: unknown, extra: { eventId?: number; idempotencyKey?: string; trigger?: Record<string, unknown>; deferred?: boolean }) {
+  async function startFor(tx: Executor, ctx: RequestContext, t: TriggerRow, a: AutomationRow, input: unknown, extra: { eventId?: number; idempotencyKey?: string; trigger?: Record<string, unknown>; deferred?: boolean; claimedBy?: StartOptions['claimedBy'] }) {
     const [live] = await tx.select().from(workflowVersions).where(and(eq(workflowVersions.automationId, a.id), eq(workflowVersions.isLive, true)))
     if (!live) throw new ValidationError(`automation ${a.slug} has no live version`, [{ path: '/automation', message: 'has no live version' }])
-    return executionService.startIn(tx, ctx, a, live, { input, idempotency_key: extra.idempotencyKey }, { triggerId: t.id, triggerType: t.type, eventId: extra.eventId ?? null, trigger: { name: t.name, ...(extra.trigger ?? {}) } }, null, extra.deferred ?? false)
+    return executionService.startIn(tx, ctx, a, live, { input, idempotency_key: extra.idempotencyKey }, { triggerId: t.id, triggerType: t.type, eventId: extra.eventId ?? null, trigger: { name: t.name, ...(extra.trigger ?? {}) } }, { deferred: extra.deferred ?? false, claimedBy: extra.claimedBy })
   }
 
   /** One scheduler round: fires (or skips) every due cron trigger. Returns how many were due. */
@@ -397,7 +397,7 @@ export function createTriggers({ database, events, automations: automationServic
      * timestamp), then an execution with the body as input. The webhook-id header makes a
      * redelivery return the first execution.
      */
-    async receive(token: string, raw: string, headers: Record<string, string | string[] | undefined>, traceId: string | undefined) {
+    async receive(token: string, raw: string, headers: Record<string, string | string[] | undefined>, traceId: string | undefined, claimedBy?: StartOptions['claimedBy']) {
       const [t] = await db.select().from(triggers).where(and(eq(triggers.webhookToken, token), eq(triggers.type, 'webhook')))
       if (!t || !t.enabled) throw new NotFoundError('no webhook here')
       const flat = Object.fromEntries(Object.entries(headers).map(([k, v]) => [k, Array.isArray(v) ? v.join(',') : (v ?? '')]))
@@ -426,6 +426,7 @@ export function createTriggers({ database, events, automations: automationServic
         return startFor(tx, ctx, t, a!, input === body ? body : { ...(input as object), body }, {
           idempotencyKey: flat['webhook-id'] ? `webhook:${t.id}:${flat['webhook-id']}` : undefined,
           trigger: { headers: headersKept, body },
+          claimedBy,
         })
       })
     },

@@ -35,8 +35,8 @@ let skew = 0 // how far the app's clock runs ahead of real time (expiring reset 
 beforeAll(async () => {
   t = await testApp({}, { realAuth: true, clock: () => new Date(Date.now() + skew) })
   // The accounts service as the CLI reaches it (`createPasswordReset` has no HTTP route).
-  const { config, database, events, files, log, clock } = t.rt
-  identity = createIdentity({ config, database, events, files, log, clock })
+  const { config, database, events, files, log, clock, localWorker } = t.rt
+  identity = createIdentity({ config, database, events, files, log, clock, localWorker })
 })
 afterAll(async () => {
   await identity.authenticator.close?.()
