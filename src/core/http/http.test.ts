@@ -195,13 +195,17 @@ describe('health, readiness, metrics and OpenAPI', () => {
 describe('graceful shutdown', () => {
   it('finishes in-flight requests, then stops accepting', async () => {
     const app = await createApp(t.rt)
+    let arrived!: () => void
+    const inHandler = new Promise<void>((r) => (arrived = r))
     app.get('/slow', async () => {
+      arrived()
       await new Promise((r) => setTimeout(r, 300))
       return { done: true }
     })
     const address = await app.listen({ host: '127.0.0.1', port: 0 })
     const inFlight = fetch(`${address}/slow`).then(async (r) => ({ status: r.status, body: await r.json() }))
-    await new Promise((r) => setTimeout(r, 50))
+    // Close once the request is in the handler (a fixed pause lost the race on a loaded machine: 503).
+    await inHandler
     const closing = app.close()
     expect(await inFlight).toEqual({ status: 200, body: { done: true } })
     await closing
