@@ -10,6 +10,8 @@ import type { EventLog } from '../events/events.service.ts'
 import { jobs, type JobStatus } from './jobs.schema.ts'
 
 export interface NewJob {
+  /** Chosen by the caller when a row written in the same transaction names the job (else new). */
+  id?: string
   type: string
   params?: Record<string, unknown>
   priority?: number
@@ -99,7 +101,7 @@ export async function enqueueJobs(tx: Executor, ctx: RequestContext, items: NewJ
   if (items.length === 0) return []
   const createdBy = actorLabel(ctx.actor)
   const values = items.map((j) => ({
-    id: newId(),
+    id: j.id ?? newId(),
     organization_id: ctx.organizationId,
     type: j.type,
     params: j.params ?? {},

@@ -10,7 +10,7 @@ import { IdParams, Nullable, Strict, StringEnum, Timestamp, Uuid, problems } fro
 import { EXECUTION_STATUSES, SCHEDULE_LOG_STATUSES, STEP_STATUSES, TRIGGER_TYPES } from './automation.schema.ts'
 import type { Triggers } from './triggers.service.ts'
 import type { Automations } from './automations.service.ts'
-import { EXECUTE_JOB, type Executions, type StartOptions } from './executions.service.ts'
+import { EXECUTE_JOB, type Executions, type StartOptions, type Started } from './executions.service.ts'
 import type { JobRow } from '../../core/jobs/jobs.service.ts'
 import type { LocalWorker } from '../../core/jobs/worker.ts'
 import { GRAPH_SCHEMA, type Graph, type GraphCompiler } from './graph.ts'
@@ -307,8 +307,8 @@ export const automationRoutes: FastifyPluginAsyncTypebox<{ automations: Automati
     },
     async (req, reply) => {
       const start = (claimedBy?: StartOptions['claimedBy']) => executions.start(req.ctx, req.params.ref, req.body ?? {}, claimedBy)
-      const { execution, created } = req.query.wait ? await startHere(localWorker, start) : await start()
-      const body = req.query.wait ? await waitFor(req.ctx, execution.id, req.query.wait) : await executions.get(req.ctx, execution.id)
+      const { execution, created, runsHere } = req.query.wait ? await startHere(localWorker, executions, start) : { ...(await start()), runsHere: false }
+      const body = req.query.wait ? await waitForExecution(executions, req.ctx, execution.id, req.query.wait, runsHere) : await executions.get(req.ctx, execution.id)
       return reply.code(created ? 201 : 200).header('location', `/api/v1/executions/${execution.id}`).send(body)
     },
   )
@@ -550,10 +550,10 @@ export const triggerRoutes: FastifyPluginAsyncTypebox<{ triggers: Triggers; exec
       async (req, reply) => {
         const raw = typeof req.body === 'string' ? req.body : ''
         const receive = (claimedBy?: StartOptions['claimedBy']) => triggers.receive(req.params.token, raw, req.headers, req.ctx?.traceId, claimedBy)
-        const { execution } = req.query.wait ? await startHere(localWorker, receive) : await receive()
+        const { execution, runsHere } = req.query.wait ? await startHere(localWorker, executions, receive) : { ...(await receive()), runsHere: false }
         // The caller is the webhook's sender, not a member: the wait reads the execution as the system, in its organisation.
         const ctx = systemContext({ organizationId: execution.organizationId, ...(req.ctx?.traceId ? { traceId: req.ctx.traceId } : {}) })
-        if (req.query.wait) return reply.code(200).send(await waitForExecution(executions, ctx, execution.id, req.query.wait))
+        if (req.query.wait) return reply.code(200).send(await waitForExecution(executions, ctx, execution.id, req.query.wait, runsHere))
         return reply.code(202).header('location', `/api/v1/executions/${execution.id}`).send({ execution_id: execution.id, status: execution.status })
       },
     )
@@ -566,9 +566,9 @@ export const triggerRoutes: FastifyPluginAsyncTypebox<{ triggers: Triggers; exec
  * through the queue (docs/benchmarks.md section 10 measures the difference). Without a slot
  * (none free, or no worker in this process) the job is queued as usual.
  */
-async function startHere<T extends { job: JobRow | null }>(localWorker: LocalWorker, start: (claimedBy?: StartOptions['claimedBy']) => Promise<T>): Promise<T> {
+async function startHere<T extends { job: JobRow | null; started?: Started }>(localWorker: LocalWorker, executions: Executions, start: (claimedBy?: StartOptions['claimedBy']) => Promise<T>): Promise<T & { runsHere: boolean }> {
   const slot = localWorker.reserve(EXECUTE_JOB)
-  if (!slot) return start()
+  if (!slot) return { ...(await start()), runsHere: false }
   let started: T
   try {
     started = await start(slot.claimedBy)
@@ -577,9 +577,13 @@ async function startHere<T extends { job: JobRow | null }>(localWorker: LocalWor
     throw err
   }
   // An idempotent repeat or a deferred start wrote no job of ours.
-  if (started.job?.lockedBy === slot.claimedBy.workerId && started.job.status === 'running') void slot.run(started.job)
-  else slot.release()
-  return started
+  if (started.job?.lockedBy === slot.claimedBy.workerId && started.job.status === 'running') {
+    if (started.started) executions.handOver(started.job.id, started.started)
+    void slot.run(started.job)
+    return { ...started, runsHere: true }
+  }
+  slot.release()
+  return { ...started, runsHere: false }
 }
 
 /**
@@ -587,15 +591,20 @@ async function startHere<T extends { job: JobRow | null }>(localWorker: LocalWor
  * This process's engine announces the end at once; one that another process runs is read again
  * at growing intervals.
  */
-async function waitForExecution(executions: Executions, ctx: Parameters<Executions['get']>[0], id: string, seconds: number) {
+async function waitForExecution(executions: Executions, ctx: Parameters<Executions['get']>[0], id: string, seconds: number, runsHere = false) {
   const deadline = Date.now() + seconds * 1000
-  let pause = 25
+  // Just started here: nothing to read before the engine announces an end (or stops to wait).
+  let pause = runsHere ? 1000 : 25
+  let read = !runsHere
   for (;;) {
     // Listening before reading: an end announced in between is not missed.
     const ended = executions.finishedOrAfter(id, Math.min(pause, Math.max(1, deadline - Date.now())))
-    const e = await executions.get(ctx, id)
-    if (FINISHED.has(e.status) || Date.now() >= deadline) return e
+    if (read) {
+      const e = await executions.get(ctx, id)
+      if (FINISHED.has(e.status) || Date.now() >= deadline) return e
+    }
+    read = true
     await ended
-    pause = Math.min(pause * 2, 500)
+    pause = Math.min(pause * 2, runsHere ? 1000 : 500)
   }
 }

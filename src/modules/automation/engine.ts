@@ -19,7 +19,7 @@ import type { JobHandler, RunningJob } from '../../core/jobs/worker.ts'
 import { retryDelay } from '../../core/jobs/worker.ts'
 import type { Logger } from '../../core/observability/logger.ts'
 import { automations, executions, FINISHED, stepRuns, workflowVersions, type ExecutionRow, type StepRunRow, type StepStatus } from './automation.schema.ts'
-import { CANCEL_CHANNEL, EXECUTE_JOB, wakeWaitingStep } from './executions.service.ts'
+import { CANCEL_CHANNEL, EXECUTE_JOB, wakeWaitingStep, type Started } from './executions.service.ts'
 import { evaluate, ExpressionError } from './expressions.ts'
 import type { Plan, PlanStep } from './graph.ts'
 import { StepError, type StepLog, type StepOutcome, type StepType } from './steps.ts'
@@ -61,6 +61,7 @@ export function createEngine({
   log,
   clock,
   onFinished = () => {},
+  takeStarted = () => undefined,
 }: {
   database: Database
   events: EventLog
@@ -69,6 +70,8 @@ export function createEngine({
   clock: () => Date
   /** Told after an execution's end (succeeded, failed, cancelled) has committed. */
   onFinished?: (executionId: string) => void
+  /** An execution the start wrote running for this job (first attempt), handed over in memory. */
+  takeStarted?: (jobId: string) => Started | undefined
 }) {
   /** Executions this process is running now, by id: a cancel aborts the running step. */
   const active = new Map<string, AbortController>()
@@ -85,11 +88,29 @@ export function createEngine({
     await listenForCancels()
     const id = job.params.execution_id
     const runner = `${job.id}:${job.attempt}`
-    const begun = await database.transaction(async (tx) => {
+    // Written running by the start that handed it over (same process, first attempt): nothing to read back.
+    const started = job.attempt === 1 ? takeStarted(job.id) : undefined
+    const begun = started
+      ? { e: started.execution, ctx: systemContext({ traceId: started.execution.traceId, organizationId: started.execution.organizationId, requestId: id }), plan: started.plan, runs: [] }
+      : await begin(id, job.id, runner)
+    if (begun === 'ended') onFinished(id)
+    if (!begun || begun === 'ended') return { skipped: true }
+    const cancel = new AbortController()
+    active.set(id, cancel)
+    try {
+      return await new Run(begun.e, begun.ctx, begun.plan, begun.runs, runner, AbortSignal.any([job.signal, cancel.signal])).go()
+    } finally {
+      active.delete(id)
+    }
+  }
+
+  /** The first round of a job: the execution locked and marked running by `runner`, with its plan and step records. */
+  function begin(id: string, jobId: string, runner: string) {
+    return database.transaction(async (tx) => {
       const [e] = await tx.select().from(executions).where(eq(executions.id, id)).for('update')
       if (!e || FINISHED.includes(e.status)) return null
       // Only the job the execution names may run it (an older job left over from before a resume does nothing).
-      if (e.jobId && e.jobId !== job.id) return null
+      if (e.jobId && e.jobId !== jobId) return null
       const ctx = systemContext({ traceId: e.traceId, organizationId: e.organizationId, requestId: e.id })
       if (e.cancelRequestedAt) {
         await finishIn(tx, ctx, e, [], [], { status: 'cancelled', error: { message: 'cancelled before it started' } })
@@ -109,15 +130,6 @@ export function createEngine({
       if (!e.startedAt) await events.appendEvent(tx, ctx, { type: 'execution.started', entityType: 'execution', entityId: e.id, data: { automation_id: e.automationId, trigger_type: e.triggerType } })
       return { e, ctx, plan: v!.plan as unknown as Plan, runs }
     })
-    if (begun === 'ended') onFinished(id)
-    if (!begun || begun === 'ended') return { skipped: true }
-    const cancel = new AbortController()
-    active.set(id, cancel)
-    try {
-      return await new Run(begun.e, begun.ctx, begun.plan, begun.runs, runner, AbortSignal.any([job.signal, cancel.signal])).go()
-    } finally {
-      active.delete(id)
-    }
   }
 
   /** Whether the automation's (and the key's) concurrency limits leave room for one more. */

@@ -3,7 +3,7 @@
 // step runs, cancelling, resuming from a failed step, and re-running from the start.
 import { EventEmitter } from 'node:events'
 import { and, asc, desc, eq, sql } from 'drizzle-orm'
-import { UUID } from '../../core/behaviours/columns.ts'
+import { newId, UUID } from '../../core/behaviours/columns.ts'
 import { actorLabel, type RequestContext } from '../../core/context.ts'
 import { rows, type Database, type Executor } from '../../core/db/database.ts'
 import { ConflictError, ForbiddenError, IllegalTransitionError, NotFoundError, ValidationError } from '../../core/errors.ts'
@@ -73,6 +73,20 @@ export interface StartInput {
   version?: number | undefined
 }
 
+/** An execution written running, for this process's engine to carry on without reading it back. */
+export interface Started {
+  execution: ExecutionRow
+  plan: Plan
+}
+
+export interface StartResult {
+  execution: ExecutionRow
+  created: boolean
+  job: JobRow | null
+  /** Set when the start wrote it running, to run here (StartOptions.claimedBy on a plain automation). */
+  started?: Started
+}
+
 export interface StartOptions {
   /** The execution this one re-runs. */
   retryOf?: string | null
@@ -123,6 +137,8 @@ export function createExecutions({ database, events, automations }: { database: 
   const db = database.db
   /** Executions this process's engine finished, by id: a waiting request hears of it at once. */
   const finishedHere = new EventEmitter().setMaxListeners(0)
+  /** Executions written running for a job of this process's worker, by job id (handOver). */
+  const handedOver = new Map<string, Started>()
 
   async function find(exec: Executor, ctx: RequestContext, id: string, lock = false): Promise<ExecutionRow> {
     if (!UUID.test(id)) throw notFound(id)
@@ -136,7 +152,7 @@ export function createExecutions({ database, events, automations }: { database: 
    * Inserts a queued execution and the job that runs it. With an idempotency key already used
    * for this automation, nothing is written and the earlier execution is returned.
    */
-  async function startIn(tx: Executor, ctx: RequestContext, a: AutomationRow, v: VersionRow, input: StartInput, origin: TriggerOrigin, opts: StartOptions = {}): Promise<{ execution: ExecutionRow; created: boolean; job: JobRow | null }> {
+  async function startIn(tx: Executor, ctx: RequestContext, a: AutomationRow, v: VersionRow, input: StartInput, origin: TriggerOrigin, opts: StartOptions = {}): Promise<StartResult> {
     const { retryOf = null, deferred = false, extra = {} } = opts
     if (input.idempotency_key) {
       const [existing] = await tx.select().from(executions).where(and(eq(executions.organizationId, a.organizationId), eq(executions.automationId, a.id), eq(executions.idempotencyKey, input.idempotency_key)))
@@ -149,9 +165,14 @@ export function createExecutions({ database, events, automations }: { database: 
       trace_id: ctx.traceId,
       ...extra,
     }
+    // Run here at once (claimedBy) with nothing to check first: written running, as the engine
+    // would mark it, and handed over in memory (`Started`) so its first round reads nothing back.
+    const plainStart = opts.claimedBy && !deferred && a.maxConcurrency === null && (a.maxConcurrencyPerKey === null || !input.concurrency_key)
+    const jobId = plainStart ? newId() : null
     const [e] = await tx
       .insert(executions)
       .values({
+        ...(jobId ? { jobId, status: 'running' as const, runner: `${jobId}:1`, startedAt: sql`now()` } : {}),
         organizationId: a.organizationId,
         automationId: a.id,
         versionId: v.id,
@@ -175,10 +196,15 @@ export function createExecutions({ database, events, automations }: { database: 
       return { execution: existing!, created: false, job: null }
     }
     // Deferred: queued without a job, started when a running execution of the automation finishes.
-    const job = deferred ? null : await enqueueJob(tx, ctx, { type: EXECUTE_JOB, params: { execution_id: e.id }, maxAttempts: 25, ...(opts.claimedBy ? { claimedBy: opts.claimedBy } : {}) })
-    if (job) await tx.update(executions).set({ jobId: job.id }).where(eq(executions.id, e.id))
-    await events.appendEvent(tx, ctx, { type: 'execution.queued', entityType: 'execution', entityId: e.id, data: { automation_id: a.id, version: v.version, trigger_type: origin.triggerType, retry_of: retryOf } })
-    return { execution: { ...e, jobId: job?.id ?? null }, created: true, job }
+    const job = deferred ? null : await enqueueJob(tx, ctx, { ...(jobId ? { id: jobId } : {}), type: EXECUTE_JOB, params: { execution_id: e.id }, maxAttempts: 25, ...(opts.claimedBy ? { claimedBy: opts.claimedBy } : {}) })
+    if (job && !jobId) await tx.update(executions).set({ jobId: job.id }).where(eq(executions.id, e.id))
+    const queued = { type: 'execution.queued', entityType: 'execution', entityId: e.id, data: { automation_id: a.id, version: v.version, trigger_type: origin.triggerType, retry_of: retryOf } }
+    if (!jobId) {
+      await events.appendEvent(tx, ctx, queued)
+      return { execution: { ...e, jobId: job?.id ?? null }, created: true, job }
+    }
+    await events.appendEvents(tx, ctx, [queued, { type: 'execution.started', entityType: 'execution', entityId: e.id, data: { automation_id: a.id, trigger_type: origin.triggerType } }])
+    return { execution: e, created: true, job, started: { execution: e, plan: v.plan as unknown as Plan } }
   }
 
   async function versionFor(tx: Executor, ctx: RequestContext, a: AutomationRow, version: number | undefined): Promise<VersionRow> {
@@ -198,9 +224,21 @@ export function createExecutions({ database, events, automations }: { database: 
       return database.transaction(async (tx) => {
         const a = await automations.find(tx, ctx, ref)
         const v = await versionFor(tx, ctx, a, input.version)
-        const { execution, created, job } = await startIn(tx, ctx, a, v, input, { triggerType: 'manual' }, { claimedBy })
-        return { execution: toExecutionView(execution), created, job }
+        const { execution, created, job, started } = await startIn(tx, ctx, a, v, input, { triggerType: 'manual' }, { claimedBy })
+        return { execution: toExecutionView(execution), created, job, ...(started ? { started } : {}) }
       })
+    },
+
+    /** An execution started running for this process's job `jobId`, for the engine to take (takeStarted). */
+    handOver(jobId: string, started: Started) {
+      handedOver.set(jobId, started)
+    },
+
+    /** What handOver left for the first attempt of job `jobId`, once. */
+    takeStarted(jobId: string): Started | undefined {
+      const s = handedOver.get(jobId)
+      handedOver.delete(jobId)
+      return s
     },
 
     /** Called by this process's engine once an execution's end is committed. */
@@ -225,10 +263,15 @@ export function createExecutions({ database, events, automations }: { database: 
     },
 
     async get(ctx: RequestContext, id: string) {
-      const e = await find(db, ctx, id)
-      const steps = await db.select().from(stepRuns).where(eq(stepRuns.executionId, e.id)).orderBy(asc(stepRuns.startedAt), asc(stepRuns.id))
-      const [{ version }] = (await rows<{ version: number }>(db, sql`select version from workflow_versions where id = ${e.versionId}`)) as [{ version: number }]
-      return { ...toExecutionView(e, version), steps: steps.map(toStepRunView) }
+      if (!UUID.test(id)) throw notFound(id)
+      const [found] = await db
+        .select({ e: executions, version: workflowVersions.version })
+        .from(executions)
+        .innerJoin(workflowVersions, eq(workflowVersions.id, executions.versionId))
+        .where(and(inOrg(executions, ctx), eq(executions.id, id)))
+      if (!found) throw notFound(id)
+      const steps = await db.select().from(stepRuns).where(eq(stepRuns.executionId, id)).orderBy(asc(stepRuns.startedAt), asc(stepRuns.id))
+      return { ...toExecutionView(found.e, found.version), steps: steps.map(toStepRunView) }
     },
 
     async list(ctx: RequestContext, f: { limit: number; cursor?: string | undefined; automation?: string | undefined; status?: ExecutionStatus | undefined; batch_id?: string | undefined }) {
