@@ -18,7 +18,7 @@ import { NotFoundError, UnauthorizedError, ValidationError, type FieldError } fr
 import type { EventLog, EventView } from '../../core/events/events.service.ts'
 import { decodeCursor, encodeCursor, listNewestFirst, timestampKey } from '../../core/http/pagination.ts'
 import { inOrg, orgOf } from '../../core/tenancy.ts'
-import { automations, executions, scheduleLogs, triggers, workflowVersions, type AutomationRow, type ScheduleLogStatus, type TriggerRow, type TriggerType } from './automation.schema.ts'
+import { automations, executions, scheduleLogs, triggers, workflowVersions, type AutomationRow, type ScheduleLogStatus, type TriggerRow, type TriggerType, type VersionRow } from './automation.schema.ts'
 import type { Automations } from './automations.service.ts'
 import type { Executions, StartOptions } from './executions.service.ts'
 import { evaluate, expressionProblem } from './expressions.ts'
@@ -183,8 +183,8 @@ export function createTriggers({ database, events, automations: automationServic
   }
 
   /** Starts the automation for a trigger in `tx`; the trigger's settings go into the execution context. */
-  async function startFor(tx: Executor, ctx: RequestContext, t: TriggerRow, a: AutomationRow, input: unknown, extra: { eventId?: number; idempotencyKey?: string; trigger?: Record<string, unknown>; deferred?: boolean; claimedBy?: StartOptions['claimedBy'] }) {
-    const [live] = await tx.select().from(workflowVersions).where(and(eq(workflowVersions.automationId, a.id), eq(workflowVersions.isLive, true)))
+  async function startFor(tx: Executor, ctx: RequestContext, t: TriggerRow, a: AutomationRow, input: unknown, extra: { eventId?: number; idempotencyKey?: string; trigger?: Record<string, unknown>; deferred?: boolean; claimedBy?: StartOptions['claimedBy']; live?: VersionRow | null }) {
+    const [live] = extra.live !== undefined ? [extra.live] : await tx.select().from(workflowVersions).where(and(eq(workflowVersions.automationId, a.id), eq(workflowVersions.isLive, true)))
     if (!live) throw new ValidationError(`automation ${a.slug} has no live version`, [{ path: '/automation', message: 'has no live version' }])
     return executionService.startIn(tx, ctx, a, live, { input, idempotency_key: extra.idempotencyKey }, { triggerId: t.id, triggerType: t.type, eventId: extra.eventId ?? null, trigger: { name: t.name, ...(extra.trigger ?? {}) } }, { deferred: extra.deferred ?? false, claimedBy: extra.claimedBy })
   }
@@ -419,11 +419,18 @@ export function createTriggers({ database, events, automations: automationServic
       }
       const ctx = systemContext({ organizationId: t.organizationId, traceId })
       return database.transaction(async (tx) => {
-        const [a] = await tx.select().from(automations).where(eq(automations.id, t.automationId))
-        if (!a!.enabled) throw new NotFoundError('no webhook here')
+        // The automation with its live version, in one read.
+        const [row] = await tx
+          .select({ a: automations, live: workflowVersions })
+          .from(automations)
+          .leftJoin(workflowVersions, and(eq(workflowVersions.automationId, automations.id), eq(workflowVersions.isLive, true)))
+          .where(eq(automations.id, t.automationId))
+        const a = row?.a
+        if (!a?.enabled) throw new NotFoundError('no webhook here')
         const input = (t.config as { input?: unknown }).input ?? body
         const headersKept = Object.fromEntries(Object.entries(flat).filter(([k]) => !/authorization|cookie|signature/i.test(k)))
-        return startFor(tx, ctx, t, a!, input === body ? body : { ...(input as object), body }, {
+        return startFor(tx, ctx, t, a, input === body ? body : { ...(input as object), body }, {
+          live: row!.live,
           idempotencyKey: flat['webhook-id'] ? `webhook:${t.id}:${flat['webhook-id']}` : undefined,
           trigger: { headers: headersKept, body },
           claimedBy,
