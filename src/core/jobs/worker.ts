@@ -386,6 +386,10 @@ export function createLocalWorker() {
     reserve(type: string): InlineSlot | null {
       return worker?.reserve(type) ?? null
     },
+    /** Whether this process runs a worker (its engine then announces the ends it commits). */
+    get running() {
+      return worker !== null
+    },
   }
 }
 
