@@ -167,12 +167,14 @@ export function createExecutions({ database, events, automations }: { database: 
     }
     // Run here at once (claimedBy) with nothing to check first: written running, as the engine
     // would mark it, and handed over in memory (`Started`) so its first round reads nothing back.
-    const plainStart = opts.claimedBy && !deferred && a.maxConcurrency === null && (a.maxConcurrencyPerKey === null || !input.concurrency_key)
-    const jobId = plainStart ? newId() : null
+    const plainStart = Boolean(opts.claimedBy) && !deferred && a.maxConcurrency === null && (a.maxConcurrencyPerKey === null || !input.concurrency_key)
+    // The job's id is chosen here so that the execution names it in its own insert.
+    const jobId = deferred ? null : newId()
     const [e] = await tx
       .insert(executions)
       .values({
-        ...(jobId ? { jobId, status: 'running' as const, runner: `${jobId}:1`, startedAt: sql`now()` } : {}),
+        jobId,
+        ...(plainStart ? { status: 'running' as const, runner: `${jobId}:1`, startedAt: sql`now()` } : {}),
         organizationId: a.organizationId,
         automationId: a.id,
         versionId: v.id,
@@ -196,12 +198,11 @@ export function createExecutions({ database, events, automations }: { database: 
       return { execution: existing!, created: false, job: null }
     }
     // Deferred: queued without a job, started when a running execution of the automation finishes.
-    const job = deferred ? null : await enqueueJob(tx, ctx, { ...(jobId ? { id: jobId } : {}), type: EXECUTE_JOB, params: { execution_id: e.id }, maxAttempts: 25, ...(opts.claimedBy ? { claimedBy: opts.claimedBy } : {}) })
-    if (job && !jobId) await tx.update(executions).set({ jobId: job.id }).where(eq(executions.id, e.id))
+    const job = jobId === null ? null : await enqueueJob(tx, ctx, { id: jobId, type: EXECUTE_JOB, params: { execution_id: e.id }, maxAttempts: 25, ...(opts.claimedBy ? { claimedBy: opts.claimedBy } : {}) })
     const queued = { type: 'execution.queued', entityType: 'execution', entityId: e.id, data: { automation_id: a.id, version: v.version, trigger_type: origin.triggerType, retry_of: retryOf } }
-    if (!jobId) {
+    if (!plainStart) {
       await events.appendEvent(tx, ctx, queued)
-      return { execution: { ...e, jobId: job?.id ?? null }, created: true, job }
+      return { execution: e, created: true, job }
     }
     await events.appendEvents(tx, ctx, [queued, { type: 'execution.started', entityType: 'execution', entityId: e.id, data: { automation_id: a.id, trigger_type: origin.triggerType } }])
     return { execution: e, created: true, job, started: { execution: e, plan: v.plan as unknown as Plan } }

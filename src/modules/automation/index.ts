@@ -46,7 +46,9 @@ export function createAutomation(deps: ModuleDeps) {
   }
   // Worker upkeep: the cron scheduler, and the event-trigger consumer of the event log.
   const background: BackgroundTask[] = [
-    { name: 'automation.scheduler', intervalMs: 250, run: async () => (await triggers.tick()) > 0 },
+    // Two rounds at once (SKIP LOCKED keeps their triggers apart): a round is mostly waiting on
+    // the database, so a burst of due schedules fires in about half the time on PostgreSQL.
+    { name: 'automation.scheduler', intervalMs: 250, run: async () => (await Promise.all([triggers.tick(), triggers.tick()])).some((n) => n > 0) },
     {
       name: 'automation.event_triggers',
       intervalMs: 200,

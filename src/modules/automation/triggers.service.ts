@@ -8,7 +8,7 @@
 //    event is missed or started twice across restarts.
 //  - webhook: a unique URL per trigger; with a secret, Standard Webhooks signatures are checked.
 import { randomBytes } from 'node:crypto'
-import { and, asc, eq, sql } from 'drizzle-orm'
+import { and, asc, eq, sql, inArray } from 'drizzle-orm'
 import { Cron } from 'croner'
 import { Webhook, WebhookVerificationError } from 'standardwebhooks'
 import { UUID } from '../../core/behaviours/columns.ts'
@@ -18,7 +18,7 @@ import { NotFoundError, UnauthorizedError, ValidationError, type FieldError } fr
 import type { EventLog, EventView } from '../../core/events/events.service.ts'
 import { decodeCursor, encodeCursor, listNewestFirst, timestampKey } from '../../core/http/pagination.ts'
 import { inOrg, orgOf } from '../../core/tenancy.ts'
-import { automations, executions, scheduleLogs, triggers, workflowVersions, type AutomationRow, type ScheduleLogStatus, type TriggerRow, type TriggerType, type VersionRow } from './automation.schema.ts'
+import { automations, executions, FINISHED, scheduleLogs, triggers, workflowVersions, type AutomationRow, type ScheduleLogStatus, type TriggerRow, type TriggerType, type VersionRow } from './automation.schema.ts'
 import type { Automations } from './automations.service.ts'
 import type { Executions, StartOptions } from './executions.service.ts'
 import { evaluate, expressionProblem } from './expressions.ts'
@@ -178,10 +178,6 @@ export function createTriggers({ database, events, automations: automationServic
     return row
   }
 
-  async function log(tx: Executor, t: TriggerRow, scheduledFor: Date, status: ScheduleLogStatus, message: string, executionId: string | null = null) {
-    await tx.insert(scheduleLogs).values({ organizationId: t.organizationId, triggerId: t.id, ts: clock(), scheduledFor, status, message, executionId })
-  }
-
   /** Starts the automation for a trigger in `tx`; the trigger's settings go into the execution context. */
   async function startFor(tx: Executor, ctx: RequestContext, t: TriggerRow, a: AutomationRow, input: unknown, extra: { eventId?: number; idempotencyKey?: string; trigger?: Record<string, unknown>; deferred?: boolean; claimedBy?: StartOptions['claimedBy']; live?: VersionRow | null }) {
     const [live] = extra.live !== undefined ? [extra.live] : await tx.select().from(workflowVersions).where(and(eq(workflowVersions.automationId, a.id), eq(workflowVersions.isLive, true)))
@@ -189,7 +185,13 @@ export function createTriggers({ database, events, automations: automationServic
     return executionService.startIn(tx, ctx, a, live, { input, idempotency_key: extra.idempotencyKey }, { triggerId: t.id, triggerType: t.type, eventId: extra.eventId ?? null, trigger: { name: t.name, ...(extra.trigger ?? {}) } }, { deferred: extra.deferred ?? false, claimedBy: extra.claimedBy })
   }
 
-  /** One scheduler round: fires (or skips) every due cron trigger. Returns how many were due. */
+  /**
+   * One scheduler round: fires (or skips) up to `limit` due cron triggers in one transaction.
+   * Returns how many were due. What every trigger needs is read for all of them at once (the
+   * automations with their live versions, the runs still active) and the logs and the next run
+   * times are written at once: per trigger only the execution's own rows remain (1,000
+   * schedules due in one minute: docs/benchmarks.md section 10).
+   */
   async function tick(limit = 100): Promise<number> {
     return database.transaction(async (tx) => {
       const now = clock()
@@ -200,6 +202,23 @@ export function createTriggers({ database, events, automations: automationServic
         .orderBy(asc(triggers.nextRunAt))
         .limit(limit)
         .for('update', { skipLocked: true })
+      if (due.length === 0) return 0
+      const logs: (typeof scheduleLogs.$inferInsert)[] = []
+      const log = (t: TriggerRow, scheduledFor: Date, status: ScheduleLogStatus, message: string, executionId: string | null = null) =>
+        logs.push({ organizationId: t.organizationId, triggerId: t.id, ts: clock(), scheduledFor, status, message, executionId })
+      const next: { id: string; next_run_at: string | null; last_run_at: string | null }[] = []
+      const automationIds = [...new Set(due.map((t) => t.automationId))]
+      const found = await tx
+        .select({ a: automations, live: workflowVersions })
+        .from(automations)
+        .leftJoin(workflowVersions, and(eq(workflowVersions.automationId, automations.id), eq(workflowVersions.isLive, true)))
+        .where(inArray(automations.id, automationIds))
+      const byAutomation = new Map(found.map((r) => [r.a.id, r]))
+      const running = await tx
+        .select({ id: executions.id, triggerId: executions.triggerId })
+        .from(executions)
+        .where(and(inArray(executions.automationId, automationIds), inArray(executions.triggerId, due.map((t) => t.id)), sql`${executions.status} in ('queued', 'running', 'waiting')`))
+      const activeOf = new Map(running.map((r) => [r.triggerId!, r.id]))
       for (const t of due) {
         const ctx = systemContext({ organizationId: t.organizationId })
         const c = t.config as unknown as CronConfig
@@ -207,8 +226,8 @@ export function createTriggers({ database, events, automations: automationServic
         try {
           cron = cronOf(t.config, '/config')
         } catch (err) {
-          await log(tx, t, t.nextRunAt!, 'error', (err as Error).message)
-          await tx.update(triggers).set({ nextRunAt: null }).where(eq(triggers.id, t.id))
+          log(t, t.nextRunAt!, 'error', (err as Error).message)
+          next.push({ id: t.id, next_run_at: null, last_run_at: t.lastRunAt?.toISOString() ?? null })
           continue
         }
         // Every due time up to now: the last one is on time unless older than the misfire window.
@@ -221,41 +240,47 @@ export function createTriggers({ database, events, automations: automationServic
         if (missed.length) {
           if (policy === 'catch_up') {
             const keep = missed.slice(-(c.catch_up_limit ?? 10))
-            for (const m of missed.slice(0, missed.length - keep.length)) await log(tx, t, m, 'skipped', `missed (catch_up keeps the last ${c.catch_up_limit ?? 10})`)
+            for (const m of missed.slice(0, missed.length - keep.length)) log(t, m, 'skipped', `missed (catch_up keeps the last ${c.catch_up_limit ?? 10})`)
             fire = [...keep, ...fire]
           } else if (policy === 'run_once' && onTime.length === 0) {
-            for (const m of missed.slice(0, -1)) await log(tx, t, m, 'skipped', 'missed (run_once fires once for the missed runs)')
+            for (const m of missed.slice(0, -1)) log(t, m, 'skipped', 'missed (run_once fires once for the missed runs)')
             fire = [missed[missed.length - 1]!]
           } else {
-            for (const m of missed) await log(tx, t, m, 'skipped', `missed: the scheduler was not running at the time (policy ${policy})`)
+            for (const m of missed) log(t, m, 'skipped', `missed: the scheduler was not running at the time (policy ${policy})`)
           }
         }
-        const [a] = await tx.select().from(automations).where(eq(automations.id, t.automationId))
+        const row = byAutomation.get(t.automationId)
         for (const at of fire) {
           try {
-            if (!a!.enabled) {
-              await log(tx, t, at, 'skipped', 'the automation is disabled')
+            if (!row?.a.enabled) {
+              log(t, at, 'skipped', 'the automation is disabled')
               continue
             }
             const overlap = c.overlap ?? 'skip'
-            const [active] = await tx.select({ id: executions.id }).from(executions).where(and(eq(executions.triggerId, t.id), sql`${executions.status} in ('queued', 'running', 'waiting')`)).limit(1)
+            const active = activeOf.get(t.id)
             if (active && overlap === 'skip') {
-              await log(tx, t, at, 'skipped', `the previous run (${active.id}) has not finished (overlap: skip)`)
+              log(t, at, 'skipped', `the previous run (${active}) has not finished (overlap: skip)`)
               continue
             }
-            const { execution } = await startFor(tx, ctx, t, a!, c.input ?? {}, {
+            const { execution } = await startFor(tx, ctx, t, row.a, c.input ?? {}, {
               idempotencyKey: `cron:${t.id}:${at.toISOString()}`,
               trigger: { scheduled_for: at.toISOString(), overlap },
               deferred: Boolean(active) && overlap === 'queue',
+              live: row.live,
             })
-            await log(tx, t, at, 'fired', active && overlap === 'queue' ? `queued behind ${active.id}` : 'started', execution.id)
+            log(t, at, 'fired', active && overlap === 'queue' ? `queued behind ${active}` : 'started', execution.id)
+            if (!FINISHED.includes(execution.status)) activeOf.set(t.id, execution.id)
           } catch (err) {
             if (!(err instanceof ValidationError)) throw err
-            await log(tx, t, at, 'error', err.message)
+            log(t, at, 'error', err.message)
           }
         }
-        await tx.update(triggers).set({ nextRunAt: cron.nextRun(now), lastRunAt: fire.length ? now : t.lastRunAt }).where(eq(triggers.id, t.id))
+        next.push({ id: t.id, next_run_at: cron.nextRun(now)?.toISOString() ?? null, last_run_at: (fire.length ? now : t.lastRunAt)?.toISOString() ?? null })
       }
+      if (logs.length) await tx.insert(scheduleLogs).values(logs)
+      await tx.execute(sql`update triggers t set next_run_at = r.next_run_at, last_run_at = r.last_run_at, updated_at = now()
+        from jsonb_to_recordset(${JSON.stringify(next)}::jsonb) as r(id uuid, next_run_at timestamptz, last_run_at timestamptz)
+        where t.id = r.id`)
       return due.length
     })
   }
