@@ -2,14 +2,15 @@
 // starting one (queued, with the job that runs it, in one transaction), reading it with its
 // step runs, cancelling, resuming from a failed step, and re-running from the start.
 import { EventEmitter } from 'node:events'
-import { and, asc, desc, eq, sql } from 'drizzle-orm'
+import { and, asc, desc, eq, inArray, sql } from 'drizzle-orm'
+import type { PgInsertValue } from 'drizzle-orm/pg-core'
 import { newId, UUID } from '../../core/behaviours/columns.ts'
 import { actorLabel, type RequestContext } from '../../core/context.ts'
 import { rows, type Database, type Executor } from '../../core/db/database.ts'
 import { ConflictError, ForbiddenError, IllegalTransitionError, NotFoundError, ValidationError } from '../../core/errors.ts'
-import type { EventLog } from '../../core/events/events.service.ts'
+import type { EventLog, NewEvent } from '../../core/events/events.service.ts'
 import { listNewestFirst } from '../../core/http/pagination.ts'
-import { cancelJob, enqueueJob, type JobRow } from '../../core/jobs/jobs.service.ts'
+import { cancelJob, enqueueJob, enqueueJobs, type JobRow } from '../../core/jobs/jobs.service.ts'
 import { inOrg, orgOf } from '../../core/tenancy.ts'
 import { executions, FINISHED, stepRuns, workflowVersions, type AutomationRow, type ExecutionRow, type ExecutionStatus, type StepRunRow, type VersionRow } from './automation.schema.ts'
 import type { Automations } from './automations.service.ts'
@@ -96,6 +97,8 @@ export interface StartOptions {
   extra?: Record<string, unknown>
   /** Its job written already claimed by this process's worker, which runs it at once (Worker.reserve). */
   claimedBy?: { workerId: string; leaseMs: number } | undefined
+  /** The new execution's id, when the caller names it before the insert (else new). */
+  id?: string
 }
 
 export interface TriggerOrigin {
@@ -153,59 +156,93 @@ export function createExecutions({ database, events, automations }: { database: 
    * for this automation, nothing is written and the earlier execution is returned.
    */
   async function startIn(tx: Executor, ctx: RequestContext, a: AutomationRow, v: VersionRow, input: StartInput, origin: TriggerOrigin, opts: StartOptions = {}): Promise<StartResult> {
-    const { retryOf = null, deferred = false, extra = {} } = opts
-    if (input.idempotency_key) {
-      const [existing] = await tx.select().from(executions).where(and(eq(executions.organizationId, a.organizationId), eq(executions.automationId, a.id), eq(executions.idempotencyKey, input.idempotency_key)))
-      if (existing) return { execution: existing, created: false, job: null }
+    return (await startMany(tx, ctx, [{ a, v, input, origin, opts }]))[0]!
+  }
+
+  /**
+   * startIn for many executions of one organisation (`ctx`) in a fixed number of statements: the
+   * earlier executions of their idempotency keys, the executions, their jobs and their events,
+   * each read or written at once (a scheduler round firing 100 cron triggers).
+   */
+  async function startMany(tx: Executor, ctx: RequestContext, items: { a: AutomationRow; v: VersionRow; input: StartInput; origin: TriggerOrigin; opts?: StartOptions }[]): Promise<StartResult[]> {
+    const keyOf = (automationId: string, key: string) => `${automationId}\u0000${key}`
+    const keyed = items.filter((i) => i.input.idempotency_key)
+    const earlier = new Map<string, ExecutionRow>()
+    const readEarlier = async (which: typeof items) => {
+      if (which.length === 0) return
+      const found = await tx
+        .select()
+        .from(executions)
+        .where(and(eq(executions.organizationId, which[0]!.a.organizationId), inArray(executions.automationId, [...new Set(which.map((i) => i.a.id))]), inArray(executions.idempotencyKey, [...new Set(which.map((i) => i.input.idempotency_key!))])))
+      for (const e of found) earlier.set(keyOf(e.automationId, e.idempotencyKey!), e)
     }
-    const context = {
-      automation: { id: a.id, slug: a.slug, name: a.name },
-      version: v.version,
-      trigger: { type: origin.triggerType, id: origin.triggerId ?? null, ...(origin.trigger ?? {}) },
-      trace_id: ctx.traceId,
-      ...extra,
-    }
-    // Run here at once (claimedBy) with nothing to check first: written running, as the engine
-    // would mark it, and handed over in memory (`Started`) so its first round reads nothing back.
-    const plainStart = Boolean(opts.claimedBy) && !deferred && a.maxConcurrency === null && (a.maxConcurrencyPerKey === null || !input.concurrency_key)
-    // The job's id is chosen here so that the execution names it in its own insert.
-    const jobId = deferred ? null : newId()
-    const [e] = await tx
-      .insert(executions)
-      .values({
+    await readEarlier(keyed)
+    const results: (StartResult | null)[] = items.map(() => null)
+    const fresh: { index: number; jobId: string | null; plainStart: boolean; row: PgInsertValue<typeof executions> & { id: string } }[] = []
+    const claimedKeys = new Set<string>()
+    items.forEach(({ a, v, input, origin, opts = {} }, index) => {
+      const key = input.idempotency_key ? keyOf(a.id, input.idempotency_key) : null
+      if (key && (earlier.has(key) || claimedKeys.has(key))) return // answered below
+      if (key) claimedKeys.add(key)
+      const { retryOf = null, deferred = false, extra = {} } = opts
+      // Run here at once (claimedBy) with nothing to check first: written running, as the engine
+      // would mark it, and handed over in memory (`Started`) so its first round reads nothing back.
+      const plainStart = Boolean(opts.claimedBy) && !deferred && a.maxConcurrency === null && (a.maxConcurrencyPerKey === null || !input.concurrency_key)
+      // The job's id is chosen here so that the execution names it in its own insert.
+      const jobId = deferred ? null : newId()
+      const context = {
+        automation: { id: a.id, slug: a.slug, name: a.name },
+        version: v.version,
+        trigger: { type: origin.triggerType, id: origin.triggerId ?? null, ...(origin.trigger ?? {}) },
+        trace_id: ctx.traceId,
+        ...extra,
+      }
+      fresh.push({
+        index,
         jobId,
-        ...(plainStart ? { status: 'running' as const, runner: `${jobId}:1`, startedAt: sql`now()` } : {}),
-        organizationId: a.organizationId,
-        automationId: a.id,
-        versionId: v.id,
-        triggerId: origin.triggerId ?? null,
-        triggerType: origin.triggerType,
-        eventId: origin.eventId ?? null,
-        input: (input.input ?? {}) as never,
-        context,
-        idempotencyKey: input.idempotency_key ?? null,
-        concurrencyKey: input.concurrency_key ?? null,
-        batchId: input.batch_id ?? null,
-        traceId: ctx.traceId,
-        retryOf,
-        createdBy: actorLabel(ctx.actor),
+        plainStart,
+        row: {
+          id: opts.id ?? newId(),
+          jobId,
+          ...(plainStart ? { status: 'running' as const, runner: `${jobId}:1`, startedAt: sql`now()` } : {}),
+          organizationId: a.organizationId,
+          automationId: a.id,
+          versionId: v.id,
+          triggerId: origin.triggerId ?? null,
+          triggerType: origin.triggerType,
+          eventId: origin.eventId ?? null,
+          input: (input.input ?? {}) as never,
+          context,
+          idempotencyKey: input.idempotency_key ?? null,
+          concurrencyKey: input.concurrency_key ?? null,
+          batchId: input.batch_id ?? null,
+          traceId: ctx.traceId,
+          retryOf,
+          createdBy: actorLabel(ctx.actor),
+        },
       })
-      .onConflictDoNothing()
-      .returning()
-    if (!e) {
-      // A concurrent start took the key between the check and the insert.
-      const [existing] = await tx.select().from(executions).where(and(eq(executions.organizationId, a.organizationId), eq(executions.automationId, a.id), eq(executions.idempotencyKey, input.idempotency_key!)))
-      return { execution: existing!, created: false, job: null }
+    })
+    const inserted = fresh.length ? await tx.insert(executions).values(fresh.map((f) => f.row)).onConflictDoNothing().returning() : []
+    const byId = new Map(inserted.map((e) => [e.id, e]))
+    // A concurrent start took a key between the read and the insert: answer with its execution.
+    await readEarlier(fresh.filter((f) => !byId.has(f.row.id)).map((f) => items[f.index]!))
+    const made = fresh.filter((f) => byId.has(f.row.id))
+    const jobs = await enqueueJobs(
+      tx,
+      ctx,
+      made.filter((f) => f.jobId !== null).map((f) => ({ id: f.jobId!, type: EXECUTE_JOB, params: { execution_id: f.row.id }, maxAttempts: 25, ...(items[f.index]!.opts?.claimedBy ? { claimedBy: items[f.index]!.opts!.claimedBy! } : {}) })),
+    )
+    const jobById = new Map(jobs.map((j) => [j.id, j]))
+    const news: NewEvent[] = []
+    for (const f of made) {
+      const { a, v, origin, opts = {} } = items[f.index]!
+      const e = byId.get(f.row.id)!
+      news.push({ type: 'execution.queued', entityType: 'execution', entityId: e.id, data: { automation_id: a.id, version: v.version, trigger_type: origin.triggerType, retry_of: opts.retryOf ?? null } })
+      if (f.plainStart) news.push({ type: 'execution.started', entityType: 'execution', entityId: e.id, data: { automation_id: a.id, trigger_type: origin.triggerType } })
+      results[f.index] = { execution: e, created: true, job: f.jobId ? (jobById.get(f.jobId) ?? null) : null, ...(f.plainStart ? { started: { execution: e, plan: v.plan as unknown as Plan } } : {}) }
     }
-    // Deferred: queued without a job, started when a running execution of the automation finishes.
-    const job = jobId === null ? null : await enqueueJob(tx, ctx, { id: jobId, type: EXECUTE_JOB, params: { execution_id: e.id }, maxAttempts: 25, ...(opts.claimedBy ? { claimedBy: opts.claimedBy } : {}) })
-    const queued = { type: 'execution.queued', entityType: 'execution', entityId: e.id, data: { automation_id: a.id, version: v.version, trigger_type: origin.triggerType, retry_of: retryOf } }
-    if (!plainStart) {
-      await events.appendEvent(tx, ctx, queued)
-      return { execution: e, created: true, job }
-    }
-    await events.appendEvents(tx, ctx, [queued, { type: 'execution.started', entityType: 'execution', entityId: e.id, data: { automation_id: a.id, trigger_type: origin.triggerType } }])
-    return { execution: e, created: true, job, started: { execution: e, plan: v.plan as unknown as Plan } }
+    await events.appendEvents(tx, ctx, news)
+    return items.map((i, index) => results[index] ?? { execution: earlier.get(keyOf(i.a.id, i.input.idempotency_key!))!, created: false, job: null })
   }
 
   async function versionFor(tx: Executor, ctx: RequestContext, a: AutomationRow, version: number | undefined): Promise<VersionRow> {
@@ -218,6 +255,7 @@ export function createExecutions({ database, events, automations }: { database: 
   return {
     find,
     startIn,
+    startMany,
 
     /** A manual start (API, CLI, UI); `claimedBy` as in StartOptions. */
     async start(ctx: RequestContext, ref: string, input: StartInput, claimedBy?: StartOptions['claimedBy']) {

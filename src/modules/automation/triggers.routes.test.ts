@@ -94,16 +94,24 @@ describe('cron triggers', () => {
     expect(ok(await api('GET', `/executions?automation=${a.id}`)).data).toHaveLength(1)
   })
 
-  it('missed runs: run_once fires once for them, catch_up fires each (up to its limit)', async () => {
-    for (const [missed, expected] of [['run_once', 1], ['catch_up', 3]] as const) {
+  it('missed runs: run_once fires once for them, catch_up fires each (up to its limit); with overlap queue each waits for the one before', async () => {
+    for (const [missed, expected, overlap] of [['run_once', 1, 'allow'], ['catch_up', 3, 'allow'], ['catch_up', 3, 'queue']] as const) {
       const a = await automation()
-      const tr = ok(await api('POST', `/automations/${a.id}/triggers`, { type: 'cron', config: { expression: '0 * * * *', missed, catch_up_limit: 3, overlap: 'allow' } }), 201)
+      const tr = ok(await api('POST', `/automations/${a.id}/triggers`, { type: 'cron', config: { expression: '0 * * * *', missed, catch_up_limit: 3, overlap } }), 201)
       now = new Date(Date.parse(tr.next_run_at) + 5 * 3_600_000 + 30 * 60_000) // five hours and a half later
       await task('automation.scheduler').run()
-      expect(ok(await api('GET', `/executions?automation=${a.id}`)).data, missed).toHaveLength(expected)
+      const runs = (ok(await api('GET', `/executions?automation=${a.id}`)).data as Json[]).reverse()
+      expect(runs, missed).toHaveLength(expected)
       const logs = ok(await api('GET', `/triggers/${tr.id}/logs`)).data as Json[]
-      expect(logs.filter((l) => l.status === 'fired'), missed).toHaveLength(expected)
+      const fired = logs.filter((l) => l.status === 'fired').reverse()
+      expect(fired, missed).toHaveLength(expected)
       expect(logs, missed).toHaveLength(6)
+      expect(fired.map((l) => l.execution_id)).toEqual(runs.map((r) => r.id))
+      if (overlap === 'queue') {
+        // The first has its job; the others are queued behind the one before, jobless until it finishes.
+        expect(runs.map((r) => r.job_id !== null)).toEqual([true, false, false])
+        expect(fired.map((l) => l.message)).toEqual(['started', `queued behind ${runs[0]!.id}`, `queued behind ${runs[1]!.id}`])
+      }
     }
   })
 })

@@ -11,14 +11,14 @@ import { randomBytes } from 'node:crypto'
 import { and, asc, eq, sql, inArray } from 'drizzle-orm'
 import { Cron } from 'croner'
 import { Webhook, WebhookVerificationError } from 'standardwebhooks'
-import { UUID } from '../../core/behaviours/columns.ts'
+import { newId, UUID } from '../../core/behaviours/columns.ts'
 import { actorLabel, systemContext, type RequestContext } from '../../core/context.ts'
 import type { Database, Executor } from '../../core/db/database.ts'
 import { NotFoundError, UnauthorizedError, ValidationError, type FieldError } from '../../core/errors.ts'
 import type { EventLog, EventView } from '../../core/events/events.service.ts'
 import { decodeCursor, encodeCursor, listNewestFirst, timestampKey } from '../../core/http/pagination.ts'
 import { inOrg, orgOf } from '../../core/tenancy.ts'
-import { automations, executions, FINISHED, scheduleLogs, triggers, workflowVersions, type AutomationRow, type ScheduleLogStatus, type TriggerRow, type TriggerType, type VersionRow } from './automation.schema.ts'
+import { automations, executions, scheduleLogs, triggers, workflowVersions, type AutomationRow, type ScheduleLogStatus, type TriggerRow, type TriggerType, type VersionRow } from './automation.schema.ts'
 import type { Automations } from './automations.service.ts'
 import type { Executions, StartOptions } from './executions.service.ts'
 import { evaluate, expressionProblem } from './expressions.ts'
@@ -219,8 +219,8 @@ export function createTriggers({ database, events, automations: automationServic
         .from(executions)
         .where(and(inArray(executions.automationId, automationIds), inArray(executions.triggerId, due.map((t) => t.id)), sql`${executions.status} in ('queued', 'running', 'waiting')`))
       const activeOf = new Map(running.map((r) => [r.triggerId!, r.id]))
+      const toStart: { t: TriggerRow; at: Date; message: string; item: Parameters<Executions['startMany']>[2][number] }[] = []
       for (const t of due) {
-        const ctx = systemContext({ organizationId: t.organizationId })
         const c = t.config as unknown as CronConfig
         let cron: Cron
         try {
@@ -251,31 +251,43 @@ export function createTriggers({ database, events, automations: automationServic
         }
         const row = byAutomation.get(t.automationId)
         for (const at of fire) {
-          try {
-            if (!row?.a.enabled) {
-              log(t, at, 'skipped', 'the automation is disabled')
-              continue
-            }
-            const overlap = c.overlap ?? 'skip'
-            const active = activeOf.get(t.id)
-            if (active && overlap === 'skip') {
-              log(t, at, 'skipped', `the previous run (${active}) has not finished (overlap: skip)`)
-              continue
-            }
-            const { execution } = await startFor(tx, ctx, t, row.a, c.input ?? {}, {
-              idempotencyKey: `cron:${t.id}:${at.toISOString()}`,
-              trigger: { scheduled_for: at.toISOString(), overlap },
-              deferred: Boolean(active) && overlap === 'queue',
-              live: row.live,
-            })
-            log(t, at, 'fired', active && overlap === 'queue' ? `queued behind ${active}` : 'started', execution.id)
-            if (!FINISHED.includes(execution.status)) activeOf.set(t.id, execution.id)
-          } catch (err) {
-            if (!(err instanceof ValidationError)) throw err
-            log(t, at, 'error', err.message)
+          if (!row?.a.enabled) {
+            log(t, at, 'skipped', 'the automation is disabled')
+            continue
           }
+          if (!row.live) {
+            log(t, at, 'error', `automation ${row.a.slug} has no live version`)
+            continue
+          }
+          const overlap = c.overlap ?? 'skip'
+          const active = activeOf.get(t.id)
+          if (active && overlap === 'skip') {
+            log(t, at, 'skipped', `the previous run (${active}) has not finished (overlap: skip)`)
+            continue
+          }
+          const id = newId()
+          toStart.push({
+            t,
+            at,
+            message: active && overlap === 'queue' ? `queued behind ${active}` : 'started',
+            item: {
+              a: row.a,
+              v: row.live,
+              input: { input: c.input ?? {}, idempotency_key: `cron:${t.id}:${at.toISOString()}` },
+              origin: { triggerId: t.id, triggerType: t.type, trigger: { name: t.name, scheduled_for: at.toISOString(), overlap } },
+              opts: { id, deferred: Boolean(active) && overlap === 'queue' },
+            },
+          })
+          activeOf.set(t.id, id)
         }
         next.push({ id: t.id, next_run_at: cron.nextRun(now)?.toISOString() ?? null, last_run_at: (fire.length ? now : t.lastRunAt)?.toISOString() ?? null })
+      }
+      // The executions, per organisation in a few statements, then their logs.
+      const byOrg = new Map<string, typeof toStart>()
+      for (const s of toStart) byOrg.set(s.t.organizationId, [...(byOrg.get(s.t.organizationId) ?? []), s])
+      for (const [organizationId, starts] of byOrg) {
+        const started = await executionService.startMany(tx, systemContext({ organizationId }), starts.map((s) => s.item))
+        starts.forEach((s, i) => log(s.t, s.at, 'fired', s.message, started[i]!.execution.id))
       }
       if (logs.length) await tx.insert(scheduleLogs).values(logs)
       await tx.execute(sql`update triggers t set next_run_at = r.next_run_at, last_run_at = r.last_run_at, updated_at = now()
