@@ -11,6 +11,7 @@ import { testApp, tenant, type Tenant } from '../../../test/app.ts'
 import { allJobHandlers } from '../../core/runtime.ts'
 import { isUniqueViolation } from '../../core/db/violations.ts'
 import { createWorker, type Worker } from '../../core/jobs/worker.ts'
+import { createAutomation } from './index.ts'
 
 type Json = Record<string, any>
 type Method = 'GET' | 'POST' | 'PATCH' | 'DELETE'
@@ -348,6 +349,22 @@ describe('executions', () => {
     // Same transaction, same now(): the waited one was never pending. The queued one was claimed in a later transaction.
     expect(byId[waited.job_id]).toMatchObject({ status: 'completed', attempts: 1, claimed_when_written: true })
     expect(byId[queued.job_id]).toMatchObject({ status: 'completed', attempts: 1, claimed_when_written: false })
+  })
+
+  it('starting many at once (a scheduler round): a key given twice, or used before, answers with its one execution', async () => {
+    const a = await automation({ steps: [{ id: 'x', type: 'transform', config: { expression: 'input' } }] })
+    const { executions: service, automations: defs } = createAutomation(t.rt)
+    const row = await defs.find(t.rt.database.db, me.ctx, a.id)
+    const live = (await defs.liveOf(t.rt.database.db, row.id))!
+    const item = (key: string) => ({ a: row, v: live, input: { input: { key }, idempotency_key: key }, origin: { triggerType: 'manual' } })
+    const first = await t.rt.database.transaction((tx) => service.startMany(tx, me.ctx, [item('k1'), item('k2'), item('k1')]))
+    expect(first.map((r) => r.created)).toEqual([true, true, false])
+    expect(first[2]!.execution.id).toBe(first[0]!.execution.id)
+    const again = await t.rt.database.transaction((tx) => service.startMany(tx, me.ctx, [item('k2'), item('k3')]))
+    expect(again.map((r) => [r.created, r.execution.id === first[1]!.execution.id])).toEqual([[false, true], [true, false]])
+    const listed = ok(await api('GET', `/executions?automation=${a.id}`)).data as Json[]
+    expect(listed).toHaveLength(3)
+    expect(listed.every((e) => e.job_id !== null)).toBe(true)
   })
 
   it('lists executions by automation and status, and keeps other organisations out', async () => {

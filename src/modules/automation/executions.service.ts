@@ -224,6 +224,8 @@ export function createExecutions({ database, events, automations }: { database: 
     })
     const inserted = fresh.length ? await tx.insert(executions).values(fresh.map((f) => f.row)).onConflictDoNothing().returning() : []
     const byId = new Map(inserted.map((e) => [e.id, e]))
+    // A key given twice in one call: the second is answered with the first's execution.
+    for (const e of inserted) if (e.idempotencyKey && !earlier.has(keyOf(e.automationId, e.idempotencyKey))) earlier.set(keyOf(e.automationId, e.idempotencyKey), e)
     // A concurrent start took a key between the read and the insert: answer with its execution.
     await readEarlier(fresh.filter((f) => !byId.has(f.row.id)).map((f) => items[f.index]!))
     const made = fresh.filter((f) => byId.has(f.row.id))
