@@ -569,21 +569,22 @@ export const triggerRoutes: FastifyPluginAsyncTypebox<{ triggers: Triggers; exec
 async function startHere<T extends { job: JobRow | null; started?: Started }>(localWorker: LocalWorker, executions: Executions, start: (claimedBy?: StartOptions['claimedBy']) => Promise<T>): Promise<T & { runsHere: boolean }> {
   const slot = localWorker.reserve(EXECUTE_JOB)
   if (!slot) return { ...(await start()), runsHere: false }
-  let started: T
+  let result: T
   try {
-    started = await start(slot.claimedBy)
+    result = await start(slot.claimedBy)
   } catch (err) {
     slot.release()
     throw err
   }
   // An idempotent repeat or a deferred start wrote no job of ours.
-  if (started.job?.lockedBy === slot.claimedBy.workerId && started.job.status === 'running') {
-    if (started.started) executions.handOver(started.job.id, started.started)
-    void slot.run(started.job)
-    return { ...started, runsHere: true }
+  const { job } = result
+  if (job?.lockedBy === slot.claimedBy.workerId && job.status === 'running') {
+    if (result.started) executions.handOver(job.id, result.started)
+    void slot.run(job)
+    return { ...result, runsHere: true }
   }
   slot.release()
-  return { ...started, runsHere: false }
+  return { ...result, runsHere: false }
 }
 
 /**
