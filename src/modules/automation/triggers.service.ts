@@ -178,6 +178,15 @@ export function createTriggers({ database, events, automations: automationServic
     return row
   }
 
+  /** Automations with their live version (null where none is live), in one read. */
+  function withLive(tx: Executor, ids: string[]) {
+    return tx
+      .select({ a: automations, live: workflowVersions })
+      .from(automations)
+      .leftJoin(workflowVersions, and(eq(workflowVersions.automationId, automations.id), eq(workflowVersions.isLive, true)))
+      .where(inArray(automations.id, ids))
+  }
+
   /** Starts the automation for a trigger in `tx`; the trigger's settings go into the execution context. */
   async function startFor(tx: Executor, ctx: RequestContext, t: TriggerRow, a: AutomationRow, input: unknown, extra: { eventId?: number; idempotencyKey?: string; trigger?: Record<string, unknown>; deferred?: boolean; claimedBy?: StartOptions['claimedBy']; live?: VersionRow | null }) {
     const [live] = extra.live !== undefined ? [extra.live] : await tx.select().from(workflowVersions).where(and(eq(workflowVersions.automationId, a.id), eq(workflowVersions.isLive, true)))
@@ -208,11 +217,7 @@ export function createTriggers({ database, events, automations: automationServic
         logs.push({ organizationId: t.organizationId, triggerId: t.id, ts: clock(), scheduledFor, status, message, executionId })
       const next: { id: string; next_run_at: string | null; last_run_at: string | null }[] = []
       const automationIds = [...new Set(due.map((t) => t.automationId))]
-      const found = await tx
-        .select({ a: automations, live: workflowVersions })
-        .from(automations)
-        .leftJoin(workflowVersions, and(eq(workflowVersions.automationId, automations.id), eq(workflowVersions.isLive, true)))
-        .where(inArray(automations.id, automationIds))
+      const found = await withLive(tx, automationIds)
       const byAutomation = new Map(found.map((r) => [r.a.id, r]))
       const running = await tx
         .select({ id: executions.id, triggerId: executions.triggerId })
@@ -456,12 +461,7 @@ export function createTriggers({ database, events, automations: automationServic
       }
       const ctx = systemContext({ organizationId: t.organizationId, traceId })
       return database.transaction(async (tx) => {
-        // The automation with its live version, in one read.
-        const [row] = await tx
-          .select({ a: automations, live: workflowVersions })
-          .from(automations)
-          .leftJoin(workflowVersions, and(eq(workflowVersions.automationId, automations.id), eq(workflowVersions.isLive, true)))
-          .where(eq(automations.id, t.automationId))
+        const [row] = await withLive(tx, [t.automationId])
         const a = row?.a
         if (!a?.enabled) throw new NotFoundError('no webhook here')
         const input = (t.config as { input?: unknown }).input ?? body
