@@ -84,6 +84,8 @@ export function createEventLog(options: { sourceNode: string }) {
   }
   return {
     appendEvents,
+    /** This node's name on the events it writes (`source_node`), for a statement that writes events itself. */
+    sourceNode: options.sourceNode,
     /** Runs `react` in the writing transaction for every batch of events whose type starts with one of `prefixes`. */
     react(prefixes: string[], react: Reaction) {
       reactions.push({ prefixes, react })

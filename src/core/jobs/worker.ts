@@ -66,6 +66,13 @@ export interface RunningJob<P = Record<string, unknown>> {
   progress(percent: number, message?: string): Promise<void>
   /** Renews the lease; throws JobCancelledError once cancellation was requested. */
   heartbeat(): Promise<void>
+  /** The worker holding the job (`jobs.locked_by`), for a handler that completes it itself (`completedHere`). */
+  workerId: string
+  /**
+   * Tells the worker that the handler has committed the job's completion in its own last
+   * statement (`completeJobSql`, where locked_by is this worker): nothing is left to record.
+   */
+  completedHere(): void
 }
 
 export interface JobHandler<P = Record<string, unknown>> {
@@ -136,7 +143,10 @@ export function createWorker(options: WorkerOptions) {
         throw new JobCancelledError()
       }
     }
+    let completedHere = false
     const job: RunningJob = {
+      workerId,
+      completedHere: () => void (completedHere = true),
       id: claimed.id,
       type: claimed.type,
       params: claimed.params,
@@ -165,7 +175,7 @@ export function createWorker(options: WorkerOptions) {
       ])
       // A handler that returns in answer to the abort (timeout, cancel) did not complete.
       if (controller.signal.aborted) throw controller.signal.reason
-      outcome = (await completeJob(database, workerId, claimed.id, result)) ? 'completed' : 'lease_lost'
+      outcome = completedHere || (await completeJob(database, workerId, claimed.id, result)) ? 'completed' : 'lease_lost'
       if (outcome === 'lease_lost') log.warn({ job: claimed.id, type: claimed.type }, 'finished a job whose lease was lost; its result is not recorded')
     } catch (err) {
       const reason = controller.signal.aborted ? controller.signal.reason : err

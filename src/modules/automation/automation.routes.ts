@@ -607,7 +607,8 @@ async function waitForExecution(executions: Executions, ctx: Parameters<Executio
       if (FINISHED.has(e.status) || Date.now() >= deadline) return e
     }
     read = true
-    await ended
+    const view = await ended
+    if (view) return view
     pause = Math.min(pause * 2, runsHere || workerHere ? 1000 : 500)
   }
 }

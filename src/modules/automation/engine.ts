@@ -11,7 +11,8 @@
 // a job is enqueued for the time it wakes. Cancellation is checked at every write, and a running
 // step sees it through its abort signal.
 import { and, eq, inArray, sql } from 'drizzle-orm'
-import { systemContext, type RequestContext } from '../../core/context.ts'
+import { newId } from '../../core/behaviours/columns.ts'
+import { actorLabel, systemContext, type RequestContext } from '../../core/context.ts'
 import { rows, type Database, type Executor } from '../../core/db/database.ts'
 import type { EventLog, NewEvent } from '../../core/events/events.service.ts'
 import { enqueueJob } from '../../core/jobs/jobs.service.ts'
@@ -23,6 +24,7 @@ import { CANCEL_CHANNEL, EXECUTE_JOB, wakeWaitingStep, type Started } from './ex
 import { evaluate, ExpressionError } from './expressions.ts'
 import type { Plan, PlanStep } from './graph.ts'
 import { StepError, type StepLog, type StepOutcome, type StepType } from './steps.ts'
+import { executionFromRaw, FINISH_STATEMENT, jsonParam, recordsParam, STEP_STATEMENT, stepRunFromRaw } from './engine.writes.ts'
 
 /** The largest step output stored (as JSON text). */
 const MAX_OUTPUT_CHARS = 1_048_576
@@ -46,6 +48,13 @@ type Finish = { status: 'succeeded'; output: unknown } | { status: 'failed' | 'c
 
 class Stop extends Error {}
 
+/** An execution as its end committed, with every step record: what a waiting request answers. */
+export interface Finished {
+  execution: ExecutionRow
+  version: number
+  steps: StepRunRow[]
+}
+
 
 export class ExecutionCancelledError extends Error {
   constructor() {
@@ -68,8 +77,8 @@ export function createEngine({
   types: Map<string, StepType>
   log: Logger
   clock: () => Date
-  /** Told after an execution's end (succeeded, failed, cancelled) has committed. */
-  onFinished?: (executionId: string) => void
+  /** Told after an execution's end (succeeded, failed, cancelled) has committed; with the end as written when the engine knows all of it. */
+  onFinished?: (executionId: string, finished?: Finished) => void
   /** An execution the start wrote running for this job (first attempt), handed over in memory. */
   takeStarted?: (jobId: string) => Started | undefined
 }) {
@@ -91,14 +100,14 @@ export function createEngine({
     // Written running by the start that handed it over (same process, first attempt): nothing to read back.
     const started = job.attempt === 1 ? takeStarted(job.id) : undefined
     const begun = started
-      ? { e: started.execution, ctx: systemContext({ traceId: started.execution.traceId, organizationId: started.execution.organizationId, requestId: id }), plan: started.plan, runs: [] }
+      ? { e: started.execution, ctx: systemContext({ traceId: started.execution.traceId, organizationId: started.execution.organizationId, requestId: id }), plan: started.plan, runs: [], limited: false }
       : await begin(id, job.id, runner)
     if (begun === 'ended') onFinished(id)
     if (!begun || begun === 'ended') return { skipped: true }
     const cancel = new AbortController()
     active.set(id, cancel)
     try {
-      return await new Run(begun.e, begun.ctx, begun.plan, begun.runs, runner, AbortSignal.any([job.signal, cancel.signal])).go()
+      return await new Run(begun.e, begun.ctx, begun.plan, begun.runs, runner, AbortSignal.any([job.signal, cancel.signal]), job, begun.limited).go()
     } finally {
       active.delete(id)
     }
@@ -121,14 +130,20 @@ export function createEngine({
         await tx.update(executions).set({ jobId: null }).where(eq(executions.id, e.id))
         return null
       }
-      const [v] = await tx.select({ plan: workflowVersions.plan }).from(workflowVersions).where(eq(workflowVersions.id, e.versionId))
+      const [v] = await tx
+        .select({ plan: workflowVersions.plan, max: automations.maxConcurrency, perKey: automations.maxConcurrencyPerKey })
+        .from(workflowVersions)
+        .innerJoin(automations, eq(automations.id, workflowVersions.automationId))
+        .where(eq(workflowVersions.id, e.versionId))
       const runs = await tx.select().from(stepRuns).where(eq(stepRuns.executionId, e.id))
       await tx
         .update(executions)
         .set({ status: 'running', runner, ...(e.status !== 'running' ? { statusChangedAt: sql`now()` } : {}), ...(e.startedAt ? {} : { startedAt: sql`now()` }) })
         .where(eq(executions.id, e.id))
       if (!e.startedAt) await events.appendEvent(tx, ctx, { type: 'execution.started', entityType: 'execution', entityId: e.id, data: { automation_id: e.automationId, trigger_type: e.triggerType } })
-      return { e, ctx, plan: v!.plan as unknown as Plan, runs }
+      // Executions of an automation with limits may wait for this one's end (wakeDeferred): it ends in the general transaction.
+      const limited = v!.max !== null || v!.perKey !== null || (e.context as { trigger?: { overlap?: string } }).trigger?.overlap === 'queue'
+      return { e, ctx, plan: v!.plan as unknown as Plan, runs, limited }
     })
   }
 
@@ -218,6 +233,8 @@ export function createEngine({
     private latest = new Map<string, StepRunRow>()
     private context: Record<string, unknown>
     private steps: Record<string, { status: string; output: unknown }> = {}
+    /** Every step record of the execution as committed, by step and attempt; null once a write did not return its rows. */
+    private rows: Map<string, StepRunRow> | null
 
     constructor(
       private e: ExecutionRow,
@@ -227,7 +244,11 @@ export function createEngine({
       private runner: string,
       /** Aborted when the job is (shutdown, lost lease) or the execution is cancelled. */
       private signal: AbortSignal,
+      private job: Pick<RunningJob, 'id' | 'workerId' | 'completedHere'>,
+      /** The automation has concurrency limits: its end may have queued executions to wake. */
+      private limited: boolean,
     ) {
+      this.rows = new Map(runs.map((r) => [`${r.stepId}\u0000${r.attempt}`, r]))
       for (const r of runs) if (!this.latest.has(r.stepId) || r.attempt > this.latest.get(r.stepId)!.attempt) this.latest.set(r.stepId, r)
       for (const [id, r] of this.latest) if (r.status === 'succeeded' || r.status === 'skipped') this.steps[id] = { status: r.status, output: r.output ?? null }
       this.context = { ...(e.context as Record<string, unknown>), input: e.input, execution: { id: e.id, batch_id: e.batchId, concurrency_key: e.concurrencyKey }, steps: this.steps }
@@ -377,10 +398,70 @@ export function createEngine({
     }
 
     /**
+     * The two hot writes, a step with an effect starting and a plain end, as one statement each
+     * (engine.writes.ts). False when they do not apply, or when the execution is no longer
+     * this runner's to write (nothing was written): then `flush` takes the general path.
+     */
+    private async flushFast(next: Next): Promise<boolean> {
+      const { finish } = next
+      if (this.emitted.length > 0 || next.wait !== undefined || next.retryAt || next.aborted || next.child) return false
+      if (finish ? finish.status === 'cancelled' || this.limited || this.e.parentExecutionId : !next.running) return false
+      const records = [...this.buffer, ...(next.running ? [runningRecord(next.running)] : [])].map((r) => ({ ...r, id: newId() }))
+      if (!finish) {
+        const [row] = await database.prepared<{ held: number; runs: Record<string, unknown>[] }>(STEP_STATEMENT.name, STEP_STATEMENT.text, [this.e.id, this.runner, recordsParam(records)])
+        if (!row?.held) return false
+        this.buffer = []
+        this.remember(row.runs)
+        return true
+      }
+      const news = [
+        ...this.buffer.filter((r) => r.status === 'failed').map((r) => ({ t: 'step.failed', d: { automation_id: this.e.automationId, step_id: r.stepId, attempt: r.attempt, error: r.error } })),
+        { t: finish.status === 'succeeded' ? 'execution.completed' : 'execution.failed', d: { automation_id: this.e.automationId, ...(finish.status === 'succeeded' ? {} : { error: finish.error }) } },
+      ]
+      const [row] = await database.prepared<Record<string, unknown> & { step_runs_written: Record<string, unknown>[]; job_completed: boolean; deferred: boolean }>(FINISH_STATEMENT.name, FINISH_STATEMENT.text, [
+        this.e.id,
+        this.runner,
+        finish.status,
+        finish.status === 'succeeded' ? jsonParam(finish.output) : null,
+        finish.status === 'succeeded' ? null : jsonParam(finish.error),
+        recordsParam(records),
+        JSON.stringify(news),
+        events.sourceNode,
+        actorLabel(this.ctx.actor),
+        this.ctx.traceId,
+        this.job.id,
+        this.job.workerId,
+        JSON.stringify({ execution_id: this.e.id, status: finish.status }),
+      ])
+      if (!row) return false
+      this.buffer = []
+      if (row.job_completed) this.job.completedHere()
+      this.remember(row.step_runs_written)
+      const execution = executionFromRaw(row)
+      if (row.deferred) {
+        // Limits were set while this one ran: executions wait for a free slot (rare; a crash before this leaves them to the next end).
+        await database.transaction((tx) => wakeDeferred(tx, this.ctx, execution)).catch((err) => log.error({ err, execution_id: execution.id }, 'could not wake the executions waiting for a slot'))
+      }
+      const version = (this.e.context as { version?: unknown }).version
+      onFinished(this.e.id, this.rows && typeof version === 'number' ? { execution, version, steps: [...this.rows.values()] } : undefined)
+      return true
+    }
+
+    private remember(raw: Record<string, unknown>[]) {
+      if (!this.rows) return
+      for (const r of raw) {
+        const row = stepRunFromRaw(r)
+        this.rows.set(`${row.stepId}\u0000${row.attempt}`, row)
+      }
+    }
+
+    /**
      * One transaction: the buffered step records and events, then what happens next. Stops
      * the run (throws Stop) when another runner holds the execution or a cancel was asked for.
      */
-    private async flush(next: { running?: { step: PlanStep; attempt: number; startedAt: Date }; finish?: Finish; wait?: Date | null; child?: string | undefined; retryAt?: Date; aborted?: boolean }) {
+    private async flush(next: Next) {
+      if (await this.flushFast(next)) return
+      this.rows = null
       const runs = this.buffer
       const emitted = this.emitted
       this.buffer = []
@@ -409,7 +490,7 @@ export function createEngine({
             for (const r of runs) if (r.status === 'waiting') r.wakeAt = now
           }
         }
-        const all = next.running ? [...runs, { stepId: next.running.step.id, stepType: next.running.step.type, attempt: next.running.attempt, status: 'running' as const, input: null, output: null, error: null, logs: [], durationMs: null, wakeAt: null, startedAt: next.running.startedAt, endedAt: null }] : runs
+        const all = next.running ? [...runs, runningRecord(next.running)] : runs
         await writeRuns(tx, cur, all)
         await events.appendEvents(tx, this.ctx, [
           ...emitted,
@@ -443,6 +524,11 @@ export function createEngine({
   }
   return { handler }
 }
+
+type Next = { running?: { step: PlanStep; attempt: number; startedAt: Date }; finish?: Finish; wait?: Date | null; child?: string | undefined; retryAt?: Date; aborted?: boolean }
+
+/** The record of a step with an effect, written running before it starts. */
+const runningRecord = (r: NonNullable<Next['running']>): Pending => ({ stepId: r.step.id, stepType: r.step.type, attempt: r.attempt, status: 'running', input: null, output: null, error: null, logs: [], durationMs: null, wakeAt: null, startedAt: r.startedAt, endedAt: null })
 
 const truthy = (v: unknown) => Boolean(v) && !(Array.isArray(v) && v.length === 0)
 

@@ -15,6 +15,7 @@ import { inOrg, orgOf } from '../../core/tenancy.ts'
 import { executions, FINISHED, stepRuns, workflowVersions, type AutomationRow, type ExecutionRow, type ExecutionStatus, type StepRunRow, type VersionRow } from './automation.schema.ts'
 import type { Automations } from './automations.service.ts'
 import type { Plan } from './graph.ts'
+import type { Finished } from './engine.ts'
 
 export const EXECUTE_JOB = 'automation.execute'
 /** The NOTIFY channel a cancel is announced on (the engine listens). */
@@ -64,6 +65,8 @@ export const toStepRunView = (s: StepRunRow) => ({
   started_at: s.startedAt.toISOString(),
   ended_at: iso(s.endedAt),
 })
+
+export type ExecutionWithSteps = ReturnType<typeof toExecutionView> & { steps: ReturnType<typeof toStepRunView>[] }
 
 export interface StartInput {
   input?: unknown
@@ -282,23 +285,26 @@ export function createExecutions({ database, events, automations }: { database: 
       return s
     },
 
-    /** Called by this process's engine once an execution's end is committed. */
-    announceFinished(id: string) {
-      finishedHere.emit(id)
+    /** Called by this process's engine once an execution's end is committed (with all of it when the engine knows it). */
+    announceFinished(id: string, finished?: Finished) {
+      if (finishedHere.listenerCount(id) === 0) return
+      const steps = finished?.steps.slice().sort((a, b) => a.startedAt.getTime() - b.startedAt.getTime() || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
+      finishedHere.emit(id, finished && steps ? { ...toExecutionView(finished.execution, finished.version), steps: steps.map(toStepRunView) } : undefined)
     },
 
     /**
-     * Resolves when this process's engine finishes execution `id`, or after `ms` at the latest
+     * Resolves when this process's engine finishes execution `id` (with the execution and its
+     * steps, as `get` reads them, when the engine knew all of them), or after `ms` at the latest
      * (an execution another process runs is only seen by reading it again).
      */
-    finishedOrAfter(id: string, ms: number): Promise<void> {
+    finishedOrAfter(id: string, ms: number): Promise<ExecutionWithSteps | undefined> {
       return new Promise((resolve) => {
-        const done = () => {
+        const done = (view?: ExecutionWithSteps) => {
           clearTimeout(timer)
           finishedHere.off(id, done)
-          resolve()
+          resolve(view)
         }
-        const timer = setTimeout(done, ms).unref()
+        const timer = setTimeout(() => done(), ms).unref()
         finishedHere.once(id, done)
       })
     },
