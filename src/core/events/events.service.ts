@@ -48,6 +48,15 @@ const BULK_EVENTS = 50
 
 export function createEventLog(options: { sourceNode: string }) {
   const reactions: { prefixes: string[]; react: Reaction }[] = []
+  /** One insert of `items`, their fields as one JSON parameter, only if `onlyIf` holds. */
+  const insertSql = (ctx: RequestContext, items: NewEvent[], onlyIf?: SQL) => {
+    const payload = JSON.stringify(items.map((e) => ({ t: e.type, et: e.entityType, id: e.entityId, d: e.data ?? {}, m: e.metadata ?? {} })))
+    return sql`insert into events (event_type, entity_type, entity_id, data, event_metadata, source_node, organization_id, actor, trace_id)
+      select r.t, r.et, r.id, r.d, r.m, ${options.sourceNode}, ${ctx.organizationId}::uuid, ${actorLabel(ctx.actor)}, ${ctx.traceId}
+      from jsonb_to_recordset(${payload}::jsonb) as r(t text, et text, id uuid, d jsonb, m jsonb)
+      ${onlyIf ? sql`where ${onlyIf}` : sql``}`
+  }
+
   async function appendEvents(tx: Executor, ctx: RequestContext, items: NewEvent[]): Promise<void> {
     if (!(tx instanceof PgTransaction)) throw new EventOutsideTransactionError()
     if (items.length === 0) return
@@ -70,12 +79,7 @@ export function createEventLog(options: { sourceNode: string }) {
       // Many events (a bulk upsert's 10,000) travel as one JSON parameter: building a 9-parameter
       // row each took drizzle 1.1 s per 10,000 against 0.25 s this way (docs/benchmarks.md §5),
       // and no bind-parameter limit applies.
-      const payload = JSON.stringify(items.map((e) => ({ t: e.type, et: e.entityType, id: e.entityId, d: e.data ?? {}, m: e.metadata ?? {} })))
-      await tx.execute(
-        sql`insert into events (event_type, entity_type, entity_id, data, event_metadata, source_node, organization_id, actor, trace_id)
-            select r.t, r.et, r.id, r.d, r.m, ${options.sourceNode}, ${ctx.organizationId}::uuid, ${actor}, ${ctx.traceId}
-            from jsonb_to_recordset(${payload}::jsonb) as r(t text, et text, id uuid, d jsonb, m jsonb)`,
-      )
+      await tx.execute(insertSql(ctx, items))
     }
     for (const r of reactions) {
       const matching = items.filter((e) => r.prefixes.some((p) => e.type.startsWith(p)))
@@ -86,6 +90,15 @@ export function createEventLog(options: { sourceNode: string }) {
     appendEvents,
     /** This node's name on the events it writes (`source_node`), for a statement that writes events itself. */
     sourceNode: options.sourceNode,
+    /**
+     * The insert of `items` as one statement, for a caller that writes them inside a statement
+     * of its own (a CTE), only if `onlyIf` holds; null when a reaction would have to run for
+     * them (then use appendEvents in a transaction).
+     */
+    insertSql(ctx: RequestContext, items: NewEvent[], onlyIf?: SQL): SQL | null {
+      if (reactions.some((r) => items.some((e) => r.prefixes.some((p) => e.type.startsWith(p))))) return null
+      return insertSql(ctx, items, onlyIf)
+    },
     /** Runs `react` in the writing transaction for every batch of events whose type starts with one of `prefixes`. */
     react(prefixes: string[], react: Reaction) {
       reactions.push({ prefixes, react })

@@ -97,10 +97,10 @@ export function toJobView(j: JobRow): JobView {
  * 65,535-parameter limit at 5,957 jobs, and spent half of a 20,000-job enqueue building them:
  * 2.2 s, against graphile-worker's 0.25 s.)
  */
-export async function enqueueJobs(tx: Executor, ctx: RequestContext, items: NewJob[]): Promise<JobRow[]> {
-  if (items.length === 0) return []
+/** The jobs' columns as the insert takes them (`insertJobsSql`). */
+function jobValues(ctx: RequestContext, items: NewJob[]) {
   const createdBy = actorLabel(ctx.actor)
-  const values = items.map((j) => ({
+  return items.map((j) => ({
     id: j.id ?? newId(),
     organization_id: ctx.organizationId,
     type: j.type,
@@ -114,25 +114,40 @@ export async function enqueueJobs(tx: Executor, ctx: RequestContext, items: NewJ
     locked_by: j.claimedBy?.workerId ?? null,
     lease_ms: j.claimedBy?.leaseMs ?? null,
   }))
-  // Only what the database decides comes back (ids of the rows it took, and its clock); the
-  // rest of each row is known here. Returning and decoding 20,000 whole rows took longer than
-  // inserting them.
-  const taken = await rows<{ id: string; run_after: Date | string; created_at: Date | string; locked_until: Date | string | null }>(
-    tx,
-    sql`insert into jobs (id, organization_id, type, params, priority, scheduled_at, run_after, max_attempts, idempotency_key, trace_id, created_by,
-                          status, attempts, locked_by, locked_until, started_at)
-        select r.id, r.organization_id, r.type, r.params, r.priority, coalesce(r.run_at, now()), coalesce(r.run_at, now()),
-               r.max_attempts, r.idempotency_key, r.trace_id, r.created_by,
-               case when r.locked_by is null then 'pending' else 'running' end, case when r.locked_by is null then 0 else 1 end,
-               r.locked_by, now() + r.lease_ms * interval '1 millisecond', case when r.locked_by is null then null else now() end
-        from jsonb_to_recordset(${JSON.stringify(values)}::jsonb) as r(id uuid, organization_id uuid, type text, params jsonb,
-             priority integer, run_at timestamptz, max_attempts integer, idempotency_key text, trace_id text, created_by text,
-             locked_by text, lease_ms integer)
-        on conflict do nothing
-        returning id, run_after, created_at, locked_until`,
-  )
+}
+
+type JobValues = ReturnType<typeof jobValues>
+/** What the insert returns of each job it took: what the database decides. */
+export type TakenJob = { id: string; run_after: Date | string; created_at: Date | string; locked_until: Date | string | null }
+
+/**
+ * The insert of new jobs as one statement, for a caller that writes them inside a statement of
+ * its own (a CTE), only if `onlyIf` holds; `rows` turns what it returns into job rows.
+ */
+export function insertJobsSql(ctx: RequestContext, items: NewJob[], onlyIf?: SQL) {
+  const values = jobValues(ctx, items)
+  return { values, query: insertSql(values, onlyIf), rows: (taken: TakenJob[]) => toJobRows(values, taken) }
+}
+
+// Only what the database decides comes back (ids of the rows it took, and its clock); the rest
+// of each row is known here. Returning and decoding 20,000 whole rows took longer than inserting them.
+const insertSql = (values: JobValues, onlyIf?: SQL) =>
+  sql`insert into jobs (id, organization_id, type, params, priority, scheduled_at, run_after, max_attempts, idempotency_key, trace_id, created_by,
+                        status, attempts, locked_by, locked_until, started_at)
+      select r.id, r.organization_id, r.type, r.params, r.priority, coalesce(r.run_at, now()), coalesce(r.run_at, now()),
+             r.max_attempts, r.idempotency_key, r.trace_id, r.created_by,
+             case when r.locked_by is null then 'pending' else 'running' end, case when r.locked_by is null then 0 else 1 end,
+             r.locked_by, now() + r.lease_ms * interval '1 millisecond', case when r.locked_by is null then null else now() end
+      from jsonb_to_recordset(${JSON.stringify(values)}::jsonb) as r(id uuid, organization_id uuid, type text, params jsonb,
+           priority integer, run_at timestamptz, max_attempts integer, idempotency_key text, trace_id text, created_by text,
+           locked_by text, lease_ms integer)
+      ${onlyIf ? sql`where ${onlyIf}` : sql``}
+      on conflict do nothing
+      returning id, run_after, created_at, locked_until`
+
+function toJobRows(values: JobValues, taken: TakenJob[]): JobRow[] {
   const byValue = new Map(values.map((v) => [v.id, v]))
-  const inserted = taken.map((t): JobRow => {
+  return taken.map((t): JobRow => {
     const v = byValue.get(t.id)!
     const createdAt = t.created_at instanceof Date ? t.created_at : new Date(t.created_at)
     const runAfter = t.run_after instanceof Date ? t.run_after : new Date(t.run_after)
@@ -165,6 +180,12 @@ export async function enqueueJobs(tx: Executor, ctx: RequestContext, items: NewJ
       finishedAt: null,
     }
   })
+}
+
+export async function enqueueJobs(tx: Executor, ctx: RequestContext, items: NewJob[]): Promise<JobRow[]> {
+  if (items.length === 0) return []
+  const values = jobValues(ctx, items)
+  const inserted = toJobRows(values, await rows<TakenJob>(tx, insertSql(values)))
   if (inserted.length === items.length) return inserted
   // Some keys were taken: answer with the jobs that hold them, in the order asked.
   const byId = new Map(inserted.map((r) => [r.id, r]))

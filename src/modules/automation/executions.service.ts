@@ -10,12 +10,13 @@ import { rows, type Database, type Executor } from '../../core/db/database.ts'
 import { ConflictError, ForbiddenError, IllegalTransitionError, NotFoundError, ValidationError } from '../../core/errors.ts'
 import type { EventLog, NewEvent } from '../../core/events/events.service.ts'
 import { listNewestFirst } from '../../core/http/pagination.ts'
-import { cancelJob, enqueueJob, enqueueJobs, type JobRow } from '../../core/jobs/jobs.service.ts'
+import { cancelJob, enqueueJob, enqueueJobs, insertJobsSql, type JobRow, type NewJob, type TakenJob } from '../../core/jobs/jobs.service.ts'
 import { inOrg, orgOf } from '../../core/tenancy.ts'
 import { executions, FINISHED, stepRuns, workflowVersions, type AutomationRow, type ExecutionRow, type ExecutionStatus, type StepRunRow, type VersionRow } from './automation.schema.ts'
 import type { Automations } from './automations.service.ts'
 import type { Plan } from './graph.ts'
 import type { Finished } from './engine.ts'
+import { executionFromRaw } from './engine.writes.ts'
 
 export const EXECUTE_JOB = 'automation.execute'
 /** The NOTIFY channel a cancel is announced on (the engine listens). */
@@ -65,6 +66,15 @@ export const toStepRunView = (s: StepRunRow) => ({
   started_at: s.startedAt.toISOString(),
   ended_at: iso(s.endedAt),
 })
+
+/** One execution to start (startMany). */
+export interface StartItem {
+  a: AutomationRow
+  v: VersionRow
+  input: StartInput
+  origin: TriggerOrigin
+  opts?: StartOptions
+}
 
 export type ExecutionWithSteps = ReturnType<typeof toExecutionView> & { steps: ReturnType<typeof toStepRunView>[] }
 
@@ -162,12 +172,67 @@ export function createExecutions({ database, events, automations }: { database: 
     return (await startMany(tx, ctx, [{ a, v, input, origin, opts }]))[0]!
   }
 
+  /** An execution's row as a start writes it, with its job's id (none when deferred). */
+  function prepare(ctx: RequestContext, { a, v, input, origin, opts = {} }: StartItem) {
+    const { retryOf = null, deferred = false, extra = {} } = opts
+    // Run here at once (claimedBy) with nothing to check first: written running, as the engine
+    // would mark it, and handed over in memory (`Started`) so its first round reads nothing back.
+    const plainStart = Boolean(opts.claimedBy) && !deferred && a.maxConcurrency === null && (a.maxConcurrencyPerKey === null || !input.concurrency_key)
+    // The job's id is chosen here so that the execution names it in its own insert.
+    const jobId = deferred ? null : newId()
+    const context = {
+      automation: { id: a.id, slug: a.slug, name: a.name },
+      version: v.version,
+      trigger: { type: origin.triggerType, id: origin.triggerId ?? null, ...(origin.trigger ?? {}) },
+      trace_id: ctx.traceId,
+      ...extra,
+    }
+    return {
+      jobId,
+      plainStart,
+      row: {
+        id: opts.id ?? newId(),
+        jobId,
+        ...(plainStart ? { status: 'running' as const, runner: `${jobId}:1`, startedAt: sql`now()` } : {}),
+        organizationId: a.organizationId,
+        automationId: a.id,
+        versionId: v.id,
+        triggerId: origin.triggerId ?? null,
+        triggerType: origin.triggerType,
+        eventId: origin.eventId ?? null,
+        input: (input.input ?? {}) as never,
+        context,
+        idempotencyKey: input.idempotency_key ?? null,
+        concurrencyKey: input.concurrency_key ?? null,
+        batchId: input.batch_id ?? null,
+        traceId: ctx.traceId,
+        retryOf,
+        createdBy: actorLabel(ctx.actor),
+      } satisfies PgInsertValue<typeof executions> & { id: string },
+    }
+  }
+
+  /** The job that runs a started execution. */
+  const jobOf = (f: { jobId: string | null; row: { id: string } }, opts: StartOptions = {}): NewJob => ({
+    id: f.jobId!,
+    type: EXECUTE_JOB,
+    params: { execution_id: f.row.id },
+    maxAttempts: 25,
+    ...(opts.claimedBy ? { claimedBy: opts.claimedBy } : {}),
+  })
+
+  /** The events a start writes for an execution. */
+  const startEvents = ({ a, v, origin, opts = {} }: StartItem, id: string, plainStart: boolean): NewEvent[] => [
+    { type: 'execution.queued', entityType: 'execution', entityId: id, data: { automation_id: a.id, version: v.version, trigger_type: origin.triggerType, retry_of: opts.retryOf ?? null } },
+    ...(plainStart ? [{ type: 'execution.started', entityType: 'execution', entityId: id, data: { automation_id: a.id, trigger_type: origin.triggerType } }] : []),
+  ]
+
   /**
    * startIn for many executions of one organisation (`ctx`) in a fixed number of statements: the
    * earlier executions of their idempotency keys, the executions, their jobs and their events,
    * each read or written at once (a scheduler round firing 100 cron triggers).
    */
-  async function startMany(tx: Executor, ctx: RequestContext, items: { a: AutomationRow; v: VersionRow; input: StartInput; origin: TriggerOrigin; opts?: StartOptions }[]): Promise<StartResult[]> {
+  async function startMany(tx: Executor, ctx: RequestContext, items: StartItem[]): Promise<StartResult[]> {
     const keyOf = (automationId: string, key: string) => `${automationId}\u0000${key}`
     const keyed = items.filter((i) => i.input.idempotency_key)
     const earlier = new Map<string, ExecutionRow>()
@@ -181,49 +246,14 @@ export function createExecutions({ database, events, automations }: { database: 
     }
     await readEarlier(keyed)
     const results: (StartResult | null)[] = items.map(() => null)
-    const fresh: { index: number; jobId: string | null; plainStart: boolean; row: PgInsertValue<typeof executions> & { id: string } }[] = []
+    const fresh: ({ index: number } & ReturnType<typeof prepare>)[] = []
     const claimedKeys = new Set<string>()
-    items.forEach(({ a, v, input, origin, opts = {} }, index) => {
+    items.forEach((item, index) => {
+      const { a, input } = item
       const key = input.idempotency_key ? keyOf(a.id, input.idempotency_key) : null
       if (key && (earlier.has(key) || claimedKeys.has(key))) return // answered below
       if (key) claimedKeys.add(key)
-      const { retryOf = null, deferred = false, extra = {} } = opts
-      // Run here at once (claimedBy) with nothing to check first: written running, as the engine
-      // would mark it, and handed over in memory (`Started`) so its first round reads nothing back.
-      const plainStart = Boolean(opts.claimedBy) && !deferred && a.maxConcurrency === null && (a.maxConcurrencyPerKey === null || !input.concurrency_key)
-      // The job's id is chosen here so that the execution names it in its own insert.
-      const jobId = deferred ? null : newId()
-      const context = {
-        automation: { id: a.id, slug: a.slug, name: a.name },
-        version: v.version,
-        trigger: { type: origin.triggerType, id: origin.triggerId ?? null, ...(origin.trigger ?? {}) },
-        trace_id: ctx.traceId,
-        ...extra,
-      }
-      fresh.push({
-        index,
-        jobId,
-        plainStart,
-        row: {
-          id: opts.id ?? newId(),
-          jobId,
-          ...(plainStart ? { status: 'running' as const, runner: `${jobId}:1`, startedAt: sql`now()` } : {}),
-          organizationId: a.organizationId,
-          automationId: a.id,
-          versionId: v.id,
-          triggerId: origin.triggerId ?? null,
-          triggerType: origin.triggerType,
-          eventId: origin.eventId ?? null,
-          input: (input.input ?? {}) as never,
-          context,
-          idempotencyKey: input.idempotency_key ?? null,
-          concurrencyKey: input.concurrency_key ?? null,
-          batchId: input.batch_id ?? null,
-          traceId: ctx.traceId,
-          retryOf,
-          createdBy: actorLabel(ctx.actor),
-        },
-      })
+      fresh.push({ index, ...prepare(ctx, item) })
     })
     const inserted = fresh.length ? await tx.insert(executions).values(fresh.map((f) => f.row)).onConflictDoNothing().returning() : []
     const byId = new Map(inserted.map((e) => [e.id, e]))
@@ -232,22 +262,38 @@ export function createExecutions({ database, events, automations }: { database: 
     // A concurrent start took a key between the read and the insert: answer with its execution.
     await readEarlier(fresh.filter((f) => !byId.has(f.row.id)).map((f) => items[f.index]!))
     const made = fresh.filter((f) => byId.has(f.row.id))
-    const jobs = await enqueueJobs(
-      tx,
-      ctx,
-      made.filter((f) => f.jobId !== null).map((f) => ({ id: f.jobId!, type: EXECUTE_JOB, params: { execution_id: f.row.id }, maxAttempts: 25, ...(items[f.index]!.opts?.claimedBy ? { claimedBy: items[f.index]!.opts!.claimedBy! } : {}) })),
-    )
+    const jobs = await enqueueJobs(tx, ctx, made.filter((f) => f.jobId !== null).map((f) => jobOf(f, items[f.index]!.opts)))
     const jobById = new Map(jobs.map((j) => [j.id, j]))
     const news: NewEvent[] = []
     for (const f of made) {
-      const { a, v, origin, opts = {} } = items[f.index]!
       const e = byId.get(f.row.id)!
-      news.push({ type: 'execution.queued', entityType: 'execution', entityId: e.id, data: { automation_id: a.id, version: v.version, trigger_type: origin.triggerType, retry_of: opts.retryOf ?? null } })
-      if (f.plainStart) news.push({ type: 'execution.started', entityType: 'execution', entityId: e.id, data: { automation_id: a.id, trigger_type: origin.triggerType } })
-      results[f.index] = { execution: e, created: true, job: f.jobId ? (jobById.get(f.jobId) ?? null) : null, ...(f.plainStart ? { started: { execution: e, plan: v.plan as unknown as Plan } } : {}) }
+      news.push(...startEvents(items[f.index]!, e.id, f.plainStart))
+      results[f.index] = { execution: e, created: true, job: f.jobId ? (jobById.get(f.jobId) ?? null) : null, ...(f.plainStart ? { started: { execution: e, plan: items[f.index]!.v.plan as unknown as Plan } } : {}) }
     }
     await events.appendEvents(tx, ctx, news)
     return items.map((i, index) => results[index] ?? { execution: earlier.get(keyOf(i.a.id, i.input.idempotency_key!))!, created: false, job: null })
+  }
+
+  /**
+   * startIn as one statement outside any transaction, the execution, its job and its events in
+   * one data-modifying CTE (no BEGIN/COMMIT: docs/benchmarks.md section 10), for a start that
+   * has nothing to read first: a webhook delivery. A deferred start, events a reaction must
+   * see, or an idempotency key already used (nothing is written then) take startIn's path.
+   */
+  async function startNow(ctx: RequestContext, item: StartItem): Promise<StartResult> {
+    const general = async () => (await database.transaction((tx) => startMany(tx, ctx, [item])))[0]!
+    if (item.opts?.deferred) return general()
+    const f = prepare(ctx, item)
+    const inserted = sql`exists (select 1 from e)`
+    const news = events.insertSql(ctx, startEvents(item, f.row.id, f.plainStart), inserted)
+    if (!news) return general()
+    const job = insertJobsSql(ctx, [jobOf(f, item.opts)], inserted)
+    const insert = db.insert(executions).values(f.row).onConflictDoNothing().returning()
+    const [row] = await rows<Record<string, unknown> & { job_taken: TakenJob | null }>(db, sql`with e as (${insert.getSQL()}), j as (${job.query}), ev as (${news}) select e.*, (select row_to_json(j) from j) as job_taken from e`)
+    if (!row) return general()
+    const execution = executionFromRaw(row)
+    const [jobRow] = row.job_taken ? job.rows([row.job_taken]) : []
+    return { execution, created: true, job: jobRow ?? null, ...(f.plainStart ? { started: { execution, plan: item.v.plan as unknown as Plan } } : {}) }
   }
 
   async function versionFor(tx: Executor, ctx: RequestContext, a: AutomationRow, version: number | undefined): Promise<VersionRow> {
@@ -261,6 +307,7 @@ export function createExecutions({ database, events, automations }: { database: 
     find,
     startIn,
     startMany,
+    startNow,
 
     /** A manual start (API, CLI, UI); `claimedBy` as in StartOptions. */
     async start(ctx: RequestContext, ref: string, input: StartInput, claimedBy?: StartOptions['claimedBy']) {

@@ -20,7 +20,9 @@ import { decodeCursor, encodeCursor, listNewestFirst, timestampKey } from '../..
 import { inOrg, orgOf } from '../../core/tenancy.ts'
 import { automations, executions, scheduleLogs, triggers, workflowVersions, type AutomationRow, type ScheduleLogStatus, type TriggerRow, type TriggerType, type VersionRow } from './automation.schema.ts'
 import type { Automations } from './automations.service.ts'
-import type { Executions, StartOptions } from './executions.service.ts'
+import type { Executions, StartItem, StartOptions } from './executions.service.ts'
+
+type StartExtra = { eventId?: number; idempotencyKey?: string; trigger?: Record<string, unknown>; deferred?: boolean; claimedBy?: StartOptions['claimedBy']; live?: VersionRow | null }
 import { evaluate, expressionProblem } from './expressions.ts'
 
 const iso = (d: Date | null) => (d ? d.toISOString() : null)
@@ -188,10 +190,21 @@ export function createTriggers({ database, events, automations: automationServic
   }
 
   /** Starts the automation for a trigger in `tx`; the trigger's settings go into the execution context. */
-  async function startFor(tx: Executor, ctx: RequestContext, t: TriggerRow, a: AutomationRow, input: unknown, extra: { eventId?: number; idempotencyKey?: string; trigger?: Record<string, unknown>; deferred?: boolean; claimedBy?: StartOptions['claimedBy']; live?: VersionRow | null }) {
+  async function startFor(tx: Executor, ctx: RequestContext, t: TriggerRow, a: AutomationRow, input: unknown, extra: StartExtra) {
     const [live] = extra.live !== undefined ? [extra.live] : await tx.select().from(workflowVersions).where(and(eq(workflowVersions.automationId, a.id), eq(workflowVersions.isLive, true)))
+    return executionService.startMany(tx, ctx, [itemFor(t, a, live, input, extra)]).then((r) => r[0]!)
+  }
+
+  /** What a trigger's start gives startMany: its settings go into the execution context. */
+  function itemFor(t: TriggerRow, a: AutomationRow, live: VersionRow | null | undefined, input: unknown, extra: StartExtra): StartItem {
     if (!live) throw new ValidationError(`automation ${a.slug} has no live version`, [{ path: '/automation', message: 'has no live version' }])
-    return executionService.startIn(tx, ctx, a, live, { input, idempotency_key: extra.idempotencyKey }, { triggerId: t.id, triggerType: t.type, eventId: extra.eventId ?? null, trigger: { name: t.name, ...(extra.trigger ?? {}) } }, { deferred: extra.deferred ?? false, claimedBy: extra.claimedBy })
+    return {
+      a,
+      v: live,
+      input: { input, idempotency_key: extra.idempotencyKey },
+      origin: { triggerId: t.id, triggerType: t.type, eventId: extra.eventId ?? null, trigger: { name: t.name, ...(extra.trigger ?? {}) } },
+      opts: { deferred: extra.deferred ?? false, claimedBy: extra.claimedBy },
+    }
   }
 
   /**
@@ -440,7 +453,14 @@ export function createTriggers({ database, events, automations: automationServic
      * redelivery return the first execution.
      */
     async receive(token: string, raw: string, headers: Record<string, string | string[] | undefined>, traceId: string | undefined, claimedBy?: StartOptions['claimedBy']) {
-      const [t] = await db.select().from(triggers).where(and(eq(triggers.webhookToken, token), eq(triggers.type, 'webhook')))
+      // The trigger with its automation and live version in one read; the start is one statement (startNow).
+      const [found] = await db
+        .select({ t: triggers, a: automations, live: workflowVersions })
+        .from(triggers)
+        .innerJoin(automations, eq(automations.id, triggers.automationId))
+        .leftJoin(workflowVersions, and(eq(workflowVersions.automationId, automations.id), eq(workflowVersions.isLive, true)))
+        .where(and(eq(triggers.webhookToken, token), eq(triggers.type, 'webhook')))
+      const t = found?.t
       if (!t || !t.enabled) throw new NotFoundError('no webhook here')
       const flat = Object.fromEntries(Object.entries(headers).map(([k, v]) => [k, Array.isArray(v) ? v.join(',') : (v ?? '')]))
       if (t.secret) {
@@ -460,19 +480,18 @@ export function createTriggers({ database, events, automations: automationServic
         }
       }
       const ctx = systemContext({ organizationId: t.organizationId, traceId })
-      return database.transaction(async (tx) => {
-        const [row] = await withLive(tx, [t.automationId])
-        const a = row?.a
-        if (!a?.enabled) throw new NotFoundError('no webhook here')
-        const input = (t.config as { input?: unknown }).input ?? body
-        const headersKept = Object.fromEntries(Object.entries(flat).filter(([k]) => !/authorization|cookie|signature/i.test(k)))
-        return startFor(tx, ctx, t, a, input === body ? body : { ...(input as object), body }, {
-          live: row!.live,
+      const a = found.a
+      if (!a.enabled) throw new NotFoundError('no webhook here')
+      const input = (t.config as { input?: unknown }).input ?? body
+      const headersKept = Object.fromEntries(Object.entries(flat).filter(([k]) => !/authorization|cookie|signature/i.test(k)))
+      return executionService.startNow(
+        ctx,
+        itemFor(t, a, found.live, input === body ? body : { ...(input as object), body }, {
           idempotencyKey: flat['webhook-id'] ? `webhook:${t.id}:${flat['webhook-id']}` : undefined,
           trigger: { headers: headersKept, body },
           claimedBy,
-        })
-      })
+        }),
+      )
     },
   }
 }
