@@ -14,6 +14,7 @@ export interface Config {
   fileMaxBytes: number
   workersInServe: boolean
   workerConcurrency: number
+  waitConcurrency: number
   jobLeaseMs: number
   jobPollMs: number
   shutdownTimeoutMs: number
@@ -49,7 +50,8 @@ export const VARIABLES: readonly Variable[] = [
   { name: 'BODY_LIMIT_BYTES', default: '1048576', meaning: 'Largest JSON request body accepted (413 above)' },
   { name: 'FILE_MAX_BYTES', default: '104857600', meaning: 'Largest uploaded file accepted (413 above)' },
   { name: 'STRATUM_WORKERS', default: 'true', meaning: 'Run job workers inside `stratum serve` (set false when separate `stratum worker` processes run)' },
-  { name: 'WORKER_CONCURRENCY', default: '10', meaning: 'Jobs one worker process runs at once from the queue; as many again may run in requests that wait for their execution (`?wait`)' },
+  { name: 'WORKER_CONCURRENCY', default: '10', meaning: 'Jobs one worker process runs at once from the queue' },
+  { name: 'WAIT_CONCURRENCY', default: '50', meaning: 'Executions one process runs at once in the requests that wait for them (`?wait` on a webhook or a manual start), besides the queue\'s; beyond it they are queued (docs/benchmarks.md section 10)' },
   { name: 'JOB_LEASE_MS', default: '30000', meaning: 'How long a claimed job stays locked without a heartbeat before another worker may retry it' },
   { name: 'JOB_POLL_MS', default: '2000', meaning: 'Fallback poll interval for new jobs when no LISTEN/NOTIFY wake-up arrives' },
   { name: 'STRATUM_SIGNUP_OPEN', default: 'true', meaning: 'Let anyone create an organisation with POST /api/v1/auth/signup (false: invitations only)' },
@@ -123,6 +125,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Confi
     fileMaxBytes: int(env, 'FILE_MAX_BYTES', 104_857_600, 1, 1_099_511_627_776),
     workersInServe: bool(env, 'STRATUM_WORKERS', true),
     workerConcurrency: int(env, 'WORKER_CONCURRENCY', 10, 1, 1000),
+    waitConcurrency: int(env, 'WAIT_CONCURRENCY', 50, 0, 10_000),
     jobLeaseMs: int(env, 'JOB_LEASE_MS', 30_000, 100, 86_400_000),
     jobPollMs: int(env, 'JOB_POLL_MS', 2000, 10, 3_600_000),
     shutdownTimeoutMs: int(env, 'SHUTDOWN_TIMEOUT_MS', 10_000, 0, 3_600_000),

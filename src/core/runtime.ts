@@ -77,6 +77,7 @@ export async function startWorker(rt: Runtime, extraHandlers: JobHandler<any>[] 
     log: rt.log.child({ component: 'worker' }),
     metrics: rt.metrics,
     concurrency: rt.config.workerConcurrency,
+    inlineConcurrency: rt.config.waitConcurrency,
     leaseMs: rt.config.jobLeaseMs,
     pollMs: rt.config.jobPollMs,
   })

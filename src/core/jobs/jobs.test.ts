@@ -23,7 +23,7 @@ afterAll(() => t.close())
 
 const enqueue = (job: NewJob, ctx = a.ctx) => t.rt.database.transaction((tx) => enqueueJob(tx, ctx, job))
 
-async function run(handlers: JobHandler<any>[], opts: { leaseMs?: number; concurrency?: number } = {}) {
+async function run(handlers: JobHandler<any>[], opts: { leaseMs?: number; concurrency?: number; inlineConcurrency?: number } = {}) {
   worker = createWorker({
     database: t.rt.database,
     handlers,
@@ -31,6 +31,7 @@ async function run(handlers: JobHandler<any>[], opts: { leaseMs?: number; concur
     log: t.rt.log,
     metrics: t.rt.metrics,
     concurrency: opts.concurrency ?? 4,
+    ...(opts.inlineConcurrency !== undefined ? { inlineConcurrency: opts.inlineConcurrency } : {}),
     leaseMs: opts.leaseMs ?? 5000,
     pollMs: 50,
   })
@@ -190,6 +191,24 @@ describe('leases', () => {
     await w.stop(50)
     worker = null
     expect(await jobOf(job.id)).toMatchObject({ status: 'pending', attempts: 0, locked_by: null })
+  })
+})
+
+describe('reserving a slot for a job written already claimed', () => {
+  it('gives up to inlineConcurrency slots besides the queue, and a released one again; a job written with one runs here', async () => {
+    const w = await run([{ type: 'test.inline', run: async () => 'ran here' }], { concurrency: 1, inlineConcurrency: 2 })
+    const s1 = w.reserve('test.inline')!
+    const s2 = w.reserve('test.inline')!
+    expect(s1).not.toBeNull()
+    expect(s2).not.toBeNull()
+    expect(w.reserve('test.inline')).toBeNull()
+    expect(w.reserve('test.unknown')).toBeNull()
+    s2.release()
+    const job = await enqueue({ type: 'test.inline', claimedBy: s1.claimedBy })
+    expect(job).toMatchObject({ status: 'running', lockedBy: w.workerId, attempts: 1 })
+    await s1.run(job)
+    expect(await jobOf(job.id)).toMatchObject({ status: 'completed', result: 'ran here' })
+    expect(w.reserve('test.inline')).not.toBeNull()
   })
 })
 

@@ -91,6 +91,8 @@ export interface WorkerOptions {
   log: Logger
   metrics?: Metrics
   concurrency: number
+  /** Jobs `reserve` may run at once besides the queue's (default `concurrency`). */
+  inlineConcurrency?: number
   leaseMs: number
   pollMs: number
   workerId?: string
@@ -306,11 +308,11 @@ export function createWorker(options: WorkerOptions) {
      * without a round through the queue: the writer inserts the job already claimed by this
      * worker (`claimedBy`), then calls `run` (or `release` when it rolled back). The lease is
      * renewed like any other, so a crash leaves the job to the reaper and another worker. Up to
-     * `concurrency` such jobs run at once, besides the `concurrency` jobs claimed from the
+     * `inlineConcurrency` such jobs run at once, besides the `concurrency` jobs claimed from the
      * queue; null when none is free, the worker is stopping or has no handler for the type.
      */
     reserve(type: string): InlineSlot | null {
-      if (!running || !handlers.has(type) || inline >= options.concurrency) return null
+      if (!running || !handlers.has(type) || inline >= (options.inlineConcurrency ?? options.concurrency)) return null
       inline++
       let used = false
       return {

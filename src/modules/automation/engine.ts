@@ -24,7 +24,7 @@ import { CANCEL_CHANNEL, EXECUTE_JOB, wakeWaitingStep, type Started } from './ex
 import { evaluate, ExpressionError } from './expressions.ts'
 import type { Plan, PlanStep } from './graph.ts'
 import { StepError, type StepLog, type StepOutcome, type StepType } from './steps.ts'
-import { executionFromRaw, FINISH_STATEMENT, jsonParam, recordsParam, STEP_STATEMENT, stepRunFromRaw } from './engine.writes.ts'
+import { createEngineWrites } from './engine.writes.ts'
 
 /** The largest step output stored (as JSON text). */
 const MAX_OUTPUT_CHARS = 1_048_576
@@ -84,6 +84,7 @@ export function createEngine({
 }) {
   /** Executions this process is running now, by id: a cancel aborts the running step. */
   const active = new Map<string, AbortController>()
+  const writes = createEngineWrites({ database, sourceNode: events.sourceNode, newId, log })
   let listening: Promise<unknown> | null = null
   const listenForCancels = () =>
     (listening ??= database
@@ -405,40 +406,38 @@ export function createEngine({
     private async flushFast(next: Next): Promise<boolean> {
       const { finish } = next
       if (this.emitted.length > 0 || next.wait !== undefined || next.retryAt || next.aborted || next.child) return false
-      if (finish ? finish.status === 'cancelled' || this.limited || this.e.parentExecutionId : !next.running) return false
-      const records = [...this.buffer, ...(next.running ? [runningRecord(next.running)] : [])].map((r) => ({ ...r, id: newId() }))
+      if (finish ? this.limited || this.e.parentExecutionId : !next.running) return false
+      if (finish?.status === 'cancelled') return false
+      const records = [...this.buffer, ...(next.running ? [runningRecord(next.running)] : [])]
       if (!finish) {
-        const [row] = await database.prepared<{ held: number; runs: Record<string, unknown>[] }>(STEP_STATEMENT.name, STEP_STATEMENT.text, [this.e.id, this.runner, recordsParam(records)])
-        if (!row?.held) return false
+        const runs = await writes.steps({ executionId: this.e.id, runner: this.runner, records })
+        if (!runs) return false
         this.buffer = []
-        this.remember(row.runs)
+        this.remember(runs)
         return true
       }
-      const news = [
-        ...this.buffer.filter((r) => r.status === 'failed').map((r) => ({ t: 'step.failed', d: { automation_id: this.e.automationId, step_id: r.stepId, attempt: r.attempt, error: r.error } })),
-        { t: finish.status === 'succeeded' ? 'execution.completed' : 'execution.failed', d: { automation_id: this.e.automationId, ...(finish.status === 'succeeded' ? {} : { error: finish.error }) } },
-      ]
-      const [row] = await database.prepared<Record<string, unknown> & { step_runs_written: Record<string, unknown>[]; job_completed: boolean; deferred: boolean }>(FINISH_STATEMENT.name, FINISH_STATEMENT.text, [
-        this.e.id,
-        this.runner,
-        finish.status,
-        finish.status === 'succeeded' ? jsonParam(finish.output) : null,
-        finish.status === 'succeeded' ? null : jsonParam(finish.error),
-        recordsParam(records),
-        JSON.stringify(news),
-        events.sourceNode,
-        actorLabel(this.ctx.actor),
-        this.ctx.traceId,
-        this.job.id,
-        this.job.workerId,
-        JSON.stringify({ execution_id: this.e.id, status: finish.status }),
-      ])
-      if (!row) return false
+      const ended = await writes.finish({
+        executionId: this.e.id,
+        runner: this.runner,
+        records,
+        status: finish.status,
+        output: finish.status === 'succeeded' ? finish.output : null,
+        error: finish.status === 'succeeded' ? null : finish.error,
+        events: [
+          ...this.buffer.filter((r) => r.status === 'failed').map((r) => ({ type: 'step.failed', data: { automation_id: this.e.automationId, step_id: r.stepId, attempt: r.attempt, error: r.error } })),
+          { type: finish.status === 'succeeded' ? 'execution.completed' : 'execution.failed', data: { automation_id: this.e.automationId, ...(finish.status === 'succeeded' ? {} : { error: finish.error }) } },
+        ],
+        traceId: this.ctx.traceId,
+        actor: actorLabel(this.ctx.actor),
+        jobId: this.job.id,
+        workerId: this.job.workerId,
+      })
+      if (!ended) return false
       this.buffer = []
-      if (row.job_completed) this.job.completedHere()
-      this.remember(row.step_runs_written)
-      const execution = executionFromRaw(row)
-      if (row.deferred) {
+      if (ended.jobCompleted) this.job.completedHere()
+      this.remember(ended.runs)
+      const { execution } = ended
+      if (ended.deferred) {
         // Limits were set while this one ran: executions wait for a free slot (rare; a crash before this leaves them to the next end).
         await database.transaction((tx) => wakeDeferred(tx, this.ctx, execution)).catch((err) => log.error({ err, execution_id: execution.id }, 'could not wake the executions waiting for a slot'))
       }
@@ -447,12 +446,8 @@ export function createEngine({
       return true
     }
 
-    private remember(raw: Record<string, unknown>[]) {
-      if (!this.rows) return
-      for (const r of raw) {
-        const row = stepRunFromRaw(r)
-        this.rows.set(`${row.stepId}\u0000${row.attempt}`, row)
-      }
+    private remember(runs: StepRunRow[]) {
+      if (this.rows) for (const row of runs) this.rows.set(`${row.stepId}\u0000${row.attempt}`, row)
     }
 
     /**

@@ -1,12 +1,15 @@
-// The engine's two hot writes as one statement each (no BEGIN/COMMIT, one round trip): a data-
-// modifying CTE is atomic on its own. Every other write (a wait, a retry, a cancel, a child to
-// wake, emitted events) takes the engine's general transaction.
+// The engine's two hot writes, a step with an effect starting and a plain end, as one statement
+// each (a data-modifying CTE is atomic on its own: no BEGIN/COMMIT), and for many executions at
+// once: the writes of executions that reach the same point while a statement is in flight go
+// together in the next one (group commit). Every other write (a wait, a retry, a cancel, a child
+// to wake, emitted events) takes the engine's general transaction.
 //
-// Both statements first lock the execution where it is still held by the calling runner and not
-// asked to cancel; when it is not (a lost lease, a cancel), they write nothing and the engine takes
-// its general path, which finds out why. docs/benchmarks.md section 10 measures the difference.
+// Both statements lock each execution only where it is still held by the calling runner and not
+// asked to cancel; where it is not (a lost lease, a cancel), they write nothing for it and the
+// engine takes its general path, which finds out why. docs/benchmarks.md section 10 measures them.
 import { getTableColumns, type Table } from 'drizzle-orm'
-import { completeJobSql } from '../../core/jobs/claimJobs.ts'
+import type { Database } from '../../core/db/database.ts'
+import type { Logger } from '../../core/observability/logger.ts'
 import { executions, stepRuns, type ExecutionRow, type StepRunRow, type StepStatus } from './automation.schema.ts'
 
 /** A step record as the engine buffers it. */
@@ -25,70 +28,188 @@ export interface StepRecord {
   endedAt: Date | null
 }
 
-const UNFINISHED = `status in ('queued', 'running', 'waiting') and cancel_requested_at is null`
+/** Step records to write for an execution its runner holds. */
+export interface StepWrite {
+  executionId: string
+  runner: string
+  records: StepRecord[]
+}
 
-/** Upserts the records in $<n> (JSON) for the execution in CTE `cur`, returning the rows. */
+/** An execution's end: its last records, its events, and the job that ran it, completed. */
+export interface FinishWrite extends StepWrite {
+  status: 'succeeded' | 'failed'
+  output: unknown
+  error: Record<string, unknown> | null
+  events: { type: string; data: Record<string, unknown> }[]
+  traceId: string | null
+  actor: string | null
+  jobId: string
+  workerId: string
+}
+
+export interface Finished {
+  execution: ExecutionRow
+  /** The step rows written (as committed). */
+  runs: StepRunRow[]
+  /** The job was completed in the same statement (still held by this worker). */
+  jobCompleted: boolean
+  /** Queued executions of the automation wait for a free slot: the caller wakes them. */
+  deferred: boolean
+}
+
+const HELD = `e.status in ('queued', 'running', 'waiting') and e.cancel_requested_at is null`
+
+/** Upserts the records in $<n> (JSON, each naming its execution) of the executions in CTE `cur`, returning the rows. */
 const upsertRuns = (n: number) => `
   insert into step_runs (id, organization_id, execution_id, step_id, step_type, attempt, status, input, output, error, logs, duration_ms, wake_at, started_at, ended_at)
   select r.id, cur.organization_id, cur.id, r.step_id, r.step_type, r.attempt, r.status, r.input, r.output, r.error, coalesce(r.logs, '[]'::jsonb), r.duration_ms, r.wake_at, r.started_at, r.ended_at
-  from cur, jsonb_to_recordset($${n}::jsonb) as r(id uuid, step_id text, step_type text, attempt int, status text, input jsonb, output jsonb, error jsonb, logs jsonb,
+  from jsonb_to_recordset($${n}::jsonb) as r(execution_id uuid, id uuid, step_id text, step_type text, attempt int, status text, input jsonb, output jsonb, error jsonb, logs jsonb,
     duration_ms int, wake_at timestamptz, started_at timestamptz, ended_at timestamptz)
+  join cur on cur.id = r.execution_id
   on conflict (execution_id, step_id, attempt) do update set status = excluded.status, input = excluded.input, output = excluded.output, error = excluded.error,
     logs = excluded.logs, duration_ms = excluded.duration_ms, wake_at = excluded.wake_at, ended_at = excluded.ended_at
   returning *`
 
-/** $1 execution, $2 runner, $3 records. */
-export const STEP_STATEMENT = {
-  name: 'stratum_engine_step',
-  text: `with cur as (select id, organization_id from executions where id = $1 and runner = $2 and ${UNFINISHED} for update),
-    runs as (${upsertRuns(3)})
-    select (select count(*)::int from cur) as held, (select coalesce(json_agg(runs), '[]'::json) from runs) as runs`,
+// The rows to lock are also named by an array ($3, $5): the planner cannot see into the JSON, and
+// a generic plan joining it to executions or jobs chose to scan the whole table.
+
+/** $1 executions (id, runner), $2 records, $3 their ids. One row per execution written. */
+const STEP = {
+  name: 'stratum_engine_steps',
+  text: `with x as (select * from jsonb_to_recordset($1::jsonb) as x(id uuid, runner text)),
+    cur as (select e.id, e.organization_id from executions e join x on x.id = e.id and x.runner = e.runner where e.id = any($3::uuid[]) and ${HELD} for update of e),
+    runs as (${upsertRuns(2)})
+    select cur.id, (select coalesce(json_agg(runs), '[]'::json) from runs where runs.execution_id = cur.id) as runs from cur`,
 }
 
-/**
- * $1 execution, $2 runner, $3 status, $4 output, $5 error, $6 records, $7 events (type, data),
- * $8 source node, $9 actor, $10 trace id, $11 job, $12 worker, $13 job result. Answers the
- * execution's row, the step rows written, whether the job was completed and whether queued
- * executions of the automation wait for a free slot (then the caller wakes them).
- */
-export const FINISH_STATEMENT = {
-  name: 'stratum_engine_finish',
-  text: `with cur as (
-      update executions set status = $3, status_changed_at = now(), ended_at = now(), updated_at = now(), output = $4::jsonb, error = $5::jsonb, runner = null
-      where id = $1 and runner = $2 and ${UNFINISHED}
-      returning *),
-    runs as (${upsertRuns(6)}),
+/** $1 executions and their ends, $2 records, $3 events, $4 source node, $5 their ids, $6 their jobs' ids. One row per execution ended. */
+const FINISH = {
+  name: 'stratum_engine_finishes',
+  text: `with x as (select * from jsonb_to_recordset($1::jsonb) as x(id uuid, runner text, status text, output jsonb, error jsonb, trace_id text, actor text, job_id uuid, worker_id text, job_result jsonb)),
+    cur as (
+      update executions e set status = x.status, status_changed_at = now(), ended_at = now(), updated_at = now(), output = x.output, error = x.error, runner = null
+      from x where e.id = any($5::uuid[]) and e.id = x.id and e.runner = x.runner and ${HELD}
+      returning e.*),
+    runs as (${upsertRuns(2)}),
     ev as (
       insert into events (event_type, entity_type, entity_id, data, event_metadata, source_node, organization_id, actor, trace_id)
-      select r.t, 'execution', cur.id, r.d, '{}'::jsonb, $8, cur.organization_id, $9, $10
-      from cur, jsonb_to_recordset($7::jsonb) as r(t text, d jsonb)),
-    job as (${completeJobSql('$11', '$12', '$13').replace("status = 'running'", "status = 'running' and exists (select 1 from cur)")})
-    select cur.*, (select coalesce(json_agg(runs), '[]'::json) from runs) as step_runs_written, exists (select 1 from job) as job_completed,
-      exists (select 1 from executions x where x.automation_id = cur.automation_id and x.status = 'queued' and x.job_id is null) as deferred
+      select r.t, 'execution', cur.id, r.d, '{}'::jsonb, $4, cur.organization_id, x.actor, x.trace_id
+      from jsonb_to_recordset($3::jsonb) as r(execution_id uuid, t text, d jsonb) join cur on cur.id = r.execution_id join x on x.id = r.execution_id),
+    job as (
+      update jobs j set status = 'completed', status_changed_at = now(), result = x.job_result,
+        progress = 100, locked_by = null, locked_until = null, finished_at = now(), updated_at = now()
+      from x where j.id = any($6::uuid[]) and j.id = x.job_id and j.locked_by = x.worker_id and j.status = 'running' and x.id in (select id from cur)
+      returning j.id)
+    select cur.*, (select coalesce(json_agg(runs), '[]'::json) from runs where runs.execution_id = cur.id) as step_runs_written,
+      exists (select 1 from job where job.id = cur.job_id) as job_completed,
+      exists (select 1 from executions q where q.automation_id = cur.automation_id and q.status = 'queued' and q.job_id is null) as deferred
     from cur`,
 }
 
-export const recordsParam = (records: (StepRecord & { id: string })[]) =>
+const recordsOf = (writes: StepWrite[], newId: () => string) =>
   JSON.stringify(
-    records.map((r) => ({
-      id: r.id,
-      step_id: r.stepId,
-      step_type: r.stepType,
-      attempt: r.attempt,
-      status: r.status,
-      input: r.input ?? null,
-      output: r.output ?? null,
-      error: r.error,
-      logs: r.logs,
-      duration_ms: r.durationMs,
-      wake_at: r.wakeAt,
-      started_at: r.startedAt,
-      ended_at: r.endedAt,
-    })),
+    writes.flatMap((w) =>
+      w.records.map((r) => ({
+        execution_id: w.executionId,
+        id: newId(),
+        step_id: r.stepId,
+        step_type: r.stepType,
+        attempt: r.attempt,
+        status: r.status,
+        input: r.input ?? null,
+        output: r.output ?? null,
+        error: r.error,
+        logs: r.logs,
+        duration_ms: r.durationMs,
+        wake_at: r.wakeAt,
+        started_at: r.startedAt,
+        ended_at: r.endedAt,
+      })),
+    ),
   )
 
-/** A jsonb parameter: SQL NULL for null/undefined, else the value as JSON text. */
-export const jsonParam = (v: unknown) => (v === null || v === undefined ? null : JSON.stringify(v))
+/**
+ * The engine's hot writes for one database. `steps` answers the rows written, or null where the
+ * runner no longer holds the execution; `finish` the execution as it ended, or null likewise.
+ */
+export function createEngineWrites({ database, sourceNode, newId, log, maxInFlight = 2 }: { database: Database; sourceNode: string; newId: () => string; log: Logger; maxInFlight?: number }) {
+  const steps = groupCommit<StepWrite, StepRunRow[] | null>(maxInFlight, log, async (writes) => {
+    const found = await database.prepared<{ id: string; runs: Record<string, unknown>[] }>(STEP.name, STEP.text, [
+      JSON.stringify(writes.map((w) => ({ id: w.executionId, runner: w.runner }))),
+      recordsOf(writes, newId),
+      writes.map((w) => w.executionId),
+    ])
+    const byId = new Map(found.map((r) => [r.id, r.runs.map(stepRunFromRaw)]))
+    return writes.map((w) => byId.get(w.executionId) ?? null)
+  })
+  const finish = groupCommit<FinishWrite, Finished | null>(maxInFlight, log, async (writes) => {
+    const ends = writes.map((w) => ({
+      id: w.executionId,
+      runner: w.runner,
+      status: w.status,
+      output: w.status === 'succeeded' ? (w.output ?? null) : null,
+      error: w.status === 'succeeded' ? null : w.error,
+      trace_id: w.traceId,
+      actor: w.actor,
+      job_id: w.jobId,
+      worker_id: w.workerId,
+      job_result: { execution_id: w.executionId, status: w.status },
+    }))
+    const news = writes.flatMap((w) => w.events.map((e) => ({ execution_id: w.executionId, t: e.type, d: e.data })))
+    const found = await database.prepared<Record<string, unknown> & { step_runs_written: Record<string, unknown>[]; job_completed: boolean; deferred: boolean }>(FINISH.name, FINISH.text, [
+      JSON.stringify(ends),
+      recordsOf(writes, newId),
+      JSON.stringify(news),
+      sourceNode,
+      writes.map((w) => w.executionId),
+      writes.map((w) => w.jobId),
+    ])
+    const byId = new Map(found.map((r) => [r.id as string, r]))
+    return writes.map((w) => {
+      const r = byId.get(w.executionId)
+      return r ? { execution: fromRaw<ExecutionRow>(executions, r), runs: r.step_runs_written.map(stepRunFromRaw), jobCompleted: r.job_completed, deferred: r.deferred } : null
+    })
+  })
+  return { steps, finish }
+}
+
+export type EngineWrites = ReturnType<typeof createEngineWrites>
+
+/**
+ * Sends items one statement at a time per slot, up to `maxInFlight` statements at once; items
+ * that arrive while every slot is busy go together in the next statement. With one caller
+ * nothing waits; under load a statement carries many executions' writes. When a statement of
+ * several fails, each item is tried alone, so one bad item fails only itself.
+ */
+function groupCommit<I, R>(maxInFlight: number, log: Logger, send: (items: I[]) => Promise<R[]>, maxBatch = 100) {
+  let waiting: { item: I; resolve: (r: R) => void; reject: (err: unknown) => void }[] = []
+  let inFlight = 0
+  const pump = () => {
+    while (inFlight < maxInFlight && waiting.length > 0) {
+      const batch = waiting.slice(0, maxBatch)
+      waiting = waiting.slice(maxBatch)
+      inFlight++
+      void send(batch.map((b) => b.item))
+        .then(
+          (results) => batch.forEach((b, i) => b.resolve(results[i]!)),
+          (err) => {
+            if (batch.length === 1) return batch[0]!.reject(err)
+            log.warn({ err, items: batch.length }, 'a grouped engine write failed; writing its items one by one')
+            for (const b of batch) send([b.item]).then((r) => b.resolve(r[0]!), b.reject)
+          },
+        )
+        .finally(() => {
+          inFlight--
+          pump()
+        })
+    }
+  }
+  return (item: I) =>
+    new Promise<R>((resolve, reject) => {
+      waiting.push({ item, resolve, reject })
+      pump()
+    })
+}
 
 /** A row read by raw SQL (snake_case; timestamps as Date or, inside JSON, as text) as drizzle would map it. */
 function fromRaw<T>(table: Table, raw: Record<string, unknown>): T {
