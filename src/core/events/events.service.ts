@@ -48,12 +48,23 @@ const BULK_EVENTS = 50
 
 export function createEventLog(options: { sourceNode: string }) {
   const reactions: { prefixes: string[]; react: Reaction }[] = []
-  /** One insert of `items`, their fields as one JSON parameter, only if `onlyIf` holds. */
-  const insertSql = (ctx: RequestContext, items: NewEvent[], onlyIf?: SQL) => {
-    const payload = JSON.stringify(items.map((e) => ({ t: e.type, et: e.entityType, id: e.entityId, d: e.data ?? {}, m: e.metadata ?? {} })))
+  /**
+   * One insert of the events, their fields as one JSON parameter, only where `onlyIf` holds (it
+   * may name the row's entity as `r.id`). The organisation, actor and trace of each batch's
+   * context go with every row only when there are several contexts.
+   */
+  const insertSql = (batches: { ctx: RequestContext; items: NewEvent[] }[], onlyIf?: SQL) => {
+    const one = batches.length === 1 ? batches[0]!.ctx : null
+    const payload = JSON.stringify(
+      batches.flatMap(({ ctx, items }) => {
+        const who = one ? {} : { o: ctx.organizationId, a: actorLabel(ctx.actor), tr: ctx.traceId }
+        return items.map((e) => ({ t: e.type, et: e.entityType, id: e.entityId, d: e.data ?? {}, m: e.metadata ?? {}, ...who }))
+      }),
+    )
+    const who = one ? sql`${one.organizationId}::uuid, ${actorLabel(one.actor)}, ${one.traceId}` : sql`r.o, r.a, r.tr`
     return sql`insert into events (event_type, entity_type, entity_id, data, event_metadata, source_node, organization_id, actor, trace_id)
-      select r.t, r.et, r.id, r.d, r.m, ${options.sourceNode}, ${ctx.organizationId}::uuid, ${actorLabel(ctx.actor)}, ${ctx.traceId}
-      from jsonb_to_recordset(${payload}::jsonb) as r(t text, et text, id uuid, d jsonb, m jsonb)
+      select r.t, r.et, r.id, r.d, r.m, ${options.sourceNode}, ${who}
+      from jsonb_to_recordset(${payload}::jsonb) as r(t text, et text, id uuid, d jsonb, m jsonb, o uuid, a text, tr text)
       ${onlyIf ? sql`where ${onlyIf}` : sql``}`
   }
 
@@ -79,7 +90,7 @@ export function createEventLog(options: { sourceNode: string }) {
       // Many events (a bulk upsert's 10,000) travel as one JSON parameter: building a 9-parameter
       // row each took drizzle 1.1 s per 10,000 against 0.25 s this way (docs/benchmarks.md §5),
       // and no bind-parameter limit applies.
-      await tx.execute(insertSql(ctx, items))
+      await tx.execute(insertSql([{ ctx, items }]))
     }
     for (const r of reactions) {
       const matching = items.filter((e) => r.prefixes.some((p) => e.type.startsWith(p)))
@@ -91,13 +102,14 @@ export function createEventLog(options: { sourceNode: string }) {
     /** This node's name on the events it writes (`source_node`), for a statement that writes events itself. */
     sourceNode: options.sourceNode,
     /**
-     * The insert of `items` as one statement, for a caller that writes them inside a statement
-     * of its own (a CTE), only if `onlyIf` holds; null when a reaction would have to run for
-     * them (then use appendEvents in a transaction).
+     * The insert of events (of one or more contexts) as one statement, for a caller that writes
+     * them inside a statement of its own (a CTE), only where `onlyIf` holds (`r.id` is the row's
+     * entity); null when a reaction would have to run for them (then use appendEvents in a
+     * transaction).
      */
-    insertSql(ctx: RequestContext, items: NewEvent[], onlyIf?: SQL): SQL | null {
-      if (reactions.some((r) => items.some((e) => r.prefixes.some((p) => e.type.startsWith(p))))) return null
-      return insertSql(ctx, items, onlyIf)
+    insertSql(batches: { ctx: RequestContext; items: NewEvent[] }[], onlyIf?: SQL): SQL | null {
+      if (reactions.some((r) => batches.some(({ items }) => items.some((e) => r.prefixes.some((p) => e.type.startsWith(p)))))) return null
+      return insertSql(batches, onlyIf)
     },
     /** Runs `react` in the writing transaction for every batch of events whose type starts with one of `prefixes`. */
     react(prefixes: string[], react: Reaction) {

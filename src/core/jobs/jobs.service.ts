@@ -121,11 +121,12 @@ type JobValues = ReturnType<typeof jobValues>
 export type TakenJob = { id: string; run_after: Date | string; created_at: Date | string; locked_until: Date | string | null }
 
 /**
- * The insert of new jobs as one statement, for a caller that writes them inside a statement of
- * its own (a CTE), only if `onlyIf` holds; `rows` turns what it returns into job rows.
+ * The insert of new jobs (of one or more contexts) as one statement, for a caller that writes
+ * them inside a statement of its own (a CTE), only where `onlyIf` holds (it may name the job's
+ * id as `r.id`); `rows` turns what it returns into job rows.
  */
-export function insertJobsSql(ctx: RequestContext, items: NewJob[], onlyIf?: SQL) {
-  const values = jobValues(ctx, items)
+export function insertJobsSql(batches: { ctx: RequestContext; items: NewJob[] }[], onlyIf?: SQL) {
+  const values = batches.flatMap(({ ctx, items }) => jobValues(ctx, items))
   return { values, query: insertSql(values, onlyIf), rows: (taken: TakenJob[]) => toJobRows(values, taken) }
 }
 

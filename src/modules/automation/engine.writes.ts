@@ -9,6 +9,7 @@
 // engine takes its general path, which finds out why. docs/benchmarks.md section 10 measures them.
 import { getTableColumns, type Table } from 'drizzle-orm'
 import type { Database } from '../../core/db/database.ts'
+import { groupCommit } from '../../core/db/groupCommit.ts'
 import type { Logger } from '../../core/observability/logger.ts'
 import { executions, stepRuns, type ExecutionRow, type StepRunRow, type StepStatus } from './automation.schema.ts'
 
@@ -133,7 +134,7 @@ const recordsOf = (writes: StepWrite[], newId: () => string) =>
  * runner no longer holds the execution; `finish` the execution as it ended, or null likewise.
  */
 export function createEngineWrites({ database, sourceNode, newId, log, maxInFlight = 2 }: { database: Database; sourceNode: string; newId: () => string; log: Logger; maxInFlight?: number }) {
-  const steps = groupCommit<StepWrite, StepRunRow[] | null>(maxInFlight, log, async (writes) => {
+  const steps = groupCommit<StepWrite, StepRunRow[] | null>({ maxInFlight, log }, async (writes) => {
     const found = await database.prepared<{ id: string; runs: Record<string, unknown>[] }>(STEP.name, STEP.text, [
       JSON.stringify(writes.map((w) => ({ id: w.executionId, runner: w.runner }))),
       recordsOf(writes, newId),
@@ -142,7 +143,7 @@ export function createEngineWrites({ database, sourceNode, newId, log, maxInFlig
     const byId = new Map(found.map((r) => [r.id, r.runs.map(stepRunFromRaw)]))
     return writes.map((w) => byId.get(w.executionId) ?? null)
   })
-  const finish = groupCommit<FinishWrite, Finished | null>(maxInFlight, log, async (writes) => {
+  const finish = groupCommit<FinishWrite, Finished | null>({ maxInFlight, log }, async (writes) => {
     const ends = writes.map((w) => ({
       id: w.executionId,
       runner: w.runner,
@@ -174,42 +175,6 @@ export function createEngineWrites({ database, sourceNode, newId, log, maxInFlig
 }
 
 export type EngineWrites = ReturnType<typeof createEngineWrites>
-
-/**
- * Sends items one statement at a time per slot, up to `maxInFlight` statements at once; items
- * that arrive while every slot is busy go together in the next statement. With one caller
- * nothing waits; under load a statement carries many executions' writes. When a statement of
- * several fails, each item is tried alone, so one bad item fails only itself.
- */
-function groupCommit<I, R>(maxInFlight: number, log: Logger, send: (items: I[]) => Promise<R[]>, maxBatch = 100) {
-  let waiting: { item: I; resolve: (r: R) => void; reject: (err: unknown) => void }[] = []
-  let inFlight = 0
-  const pump = () => {
-    while (inFlight < maxInFlight && waiting.length > 0) {
-      const batch = waiting.slice(0, maxBatch)
-      waiting = waiting.slice(maxBatch)
-      inFlight++
-      void send(batch.map((b) => b.item))
-        .then(
-          (results) => batch.forEach((b, i) => b.resolve(results[i]!)),
-          (err) => {
-            if (batch.length === 1) return batch[0]!.reject(err)
-            log.warn({ err, items: batch.length }, 'a grouped engine write failed; writing its items one by one')
-            for (const b of batch) send([b.item]).then((r) => b.resolve(r[0]!), b.reject)
-          },
-        )
-        .finally(() => {
-          inFlight--
-          pump()
-        })
-    }
-  }
-  return (item: I) =>
-    new Promise<R>((resolve, reject) => {
-      waiting.push({ item, resolve, reject })
-      pump()
-    })
-}
 
 /** A row read by raw SQL (snake_case; timestamps as Date or, inside JSON, as text) as drizzle would map it. */
 function fromRaw<T>(table: Table, raw: Record<string, unknown>): T {

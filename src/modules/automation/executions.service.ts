@@ -17,6 +17,7 @@ import type { Automations } from './automations.service.ts'
 import type { Plan } from './graph.ts'
 import type { Finished } from './engine.ts'
 import { executionFromRaw } from './engine.writes.ts'
+import { groupCommit } from '../../core/db/groupCommit.ts'
 
 export const EXECUTE_JOB = 'automation.execute'
 /** The NOTIFY channel a cancel is announced on (the engine listens). */
@@ -281,20 +282,38 @@ export function createExecutions({ database, events, automations }: { database: 
    * see, or an idempotency key already used (nothing is written then) take startIn's path.
    */
   async function startNow(ctx: RequestContext, item: StartItem): Promise<StartResult> {
-    const general = async () => (await database.transaction((tx) => startMany(tx, ctx, [item])))[0]!
-    if (item.opts?.deferred) return general()
-    const f = prepare(ctx, item)
-    const inserted = sql`exists (select 1 from e)`
-    const news = events.insertSql(ctx, startEvents(item, f.row.id, f.plainStart), inserted)
-    if (!news) return general()
-    const job = insertJobsSql(ctx, [jobOf(f, item.opts)], inserted)
-    const insert = db.insert(executions).values(f.row).onConflictDoNothing().returning()
-    const [row] = await rows<Record<string, unknown> & { job_taken: TakenJob | null }>(db, sql`with e as (${insert.getSQL()}), j as (${job.query}), ev as (${news}) select e.*, (select row_to_json(j) from j) as job_taken from e`)
-    if (!row) return general()
-    const execution = executionFromRaw(row)
-    const [jobRow] = row.job_taken ? job.rows([row.job_taken]) : []
-    return { execution, created: true, job: jobRow ?? null, ...(f.plainStart ? { started: { execution, plan: item.v.plan as unknown as Plan } } : {}) }
+    if (item.opts?.deferred) return startGeneral(ctx, item)
+    return (await startGrouped({ ctx, item })) ?? startGeneral(ctx, item)
   }
+
+  const startGeneral = async (ctx: RequestContext, item: StartItem) => (await database.transaction((tx) => startMany(tx, ctx, [item])))[0]!
+
+  /** Starts that arrive together, one statement for all; null where nothing was written (a key already used, events a reaction must see). */
+  const startGrouped = groupCommit<{ ctx: RequestContext; item: StartItem }, StartResult | null>({}, async (starts) => {
+    const prepared = starts.map(({ ctx, item }) => ({ ctx, item, f: prepare(ctx, item) }))
+    const news = events.insertSql(
+      prepared.map(({ ctx, item, f }) => ({ ctx, items: startEvents(item, f.row.id, f.plainStart) })),
+      sql`r.id in (select id from e)`,
+    )
+    if (!news) return starts.map(() => null)
+    const jobs = insertJobsSql(
+      prepared.map(({ ctx, item, f }) => ({ ctx, items: [jobOf(f, item.opts)] })),
+      sql`r.id in (select job_id from e)`,
+    )
+    const insert = db.insert(executions).values(prepared.map((p) => p.f.row)).onConflictDoNothing().returning()
+    const found = await rows<Record<string, unknown> & { job_taken: TakenJob | null }>(
+      db,
+      sql`with e as (${insert.getSQL()}), j as (${jobs.query}), ev as (${news}) select e.*, (select row_to_json(j) from j where j.id = e.job_id) as job_taken from e`,
+    )
+    const byId = new Map(found.map((r) => [r.id as string, r]))
+    return prepared.map(({ item, f }) => {
+      const row = byId.get(f.row.id)
+      if (!row) return null
+      const execution = executionFromRaw(row)
+      const [job] = row.job_taken ? jobs.rows([row.job_taken]) : []
+      return { execution, created: true, job: job ?? null, ...(f.plainStart ? { started: { execution, plan: item.v.plan as unknown as Plan } } : {}) }
+    })
+  })
 
   async function versionFor(tx: Executor, ctx: RequestContext, a: AutomationRow, version: number | undefined): Promise<VersionRow> {
     if (version !== undefined) return automations.versionOf(tx, ctx, a.id, version)

@@ -17,6 +17,7 @@ import type { Database, Executor } from '../../core/db/database.ts'
 import { NotFoundError, UnauthorizedError, ValidationError, type FieldError } from '../../core/errors.ts'
 import type { EventLog, EventView } from '../../core/events/events.service.ts'
 import { decodeCursor, encodeCursor, listNewestFirst, timestampKey } from '../../core/http/pagination.ts'
+import { groupCommit } from '../../core/db/groupCommit.ts'
 import { inOrg, orgOf } from '../../core/tenancy.ts'
 import { automations, executions, scheduleLogs, triggers, workflowVersions, type AutomationRow, type ScheduleLogStatus, type TriggerRow, type TriggerType, type VersionRow } from './automation.schema.ts'
 import type { Automations } from './automations.service.ts'
@@ -194,6 +195,18 @@ export function createTriggers({ database, events, automations: automationServic
     const [live] = extra.live !== undefined ? [extra.live] : await tx.select().from(workflowVersions).where(and(eq(workflowVersions.automationId, a.id), eq(workflowVersions.isLive, true)))
     return executionService.startMany(tx, ctx, [itemFor(t, a, live, input, extra)]).then((r) => r[0]!)
   }
+
+  /** Webhook triggers by token, with their automations and live versions: the tokens asked for together read at once. */
+  const webhookOf = groupCommit<string, { t: TriggerRow; a: AutomationRow; live: VersionRow | null } | undefined>({}, async (tokens) => {
+    const found = await db
+      .select({ t: triggers, a: automations, live: workflowVersions })
+      .from(triggers)
+      .innerJoin(automations, eq(automations.id, triggers.automationId))
+      .leftJoin(workflowVersions, and(eq(workflowVersions.automationId, automations.id), eq(workflowVersions.isLive, true)))
+      .where(and(inArray(triggers.webhookToken, [...new Set(tokens)]), eq(triggers.type, 'webhook')))
+    const byToken = new Map(found.map((f) => [f.t.webhookToken, f]))
+    return tokens.map((token) => byToken.get(token))
+  })
 
   /** What a trigger's start gives startMany: its settings go into the execution context. */
   function itemFor(t: TriggerRow, a: AutomationRow, live: VersionRow | null | undefined, input: unknown, extra: StartExtra): StartItem {
@@ -453,13 +466,8 @@ export function createTriggers({ database, events, automations: automationServic
      * redelivery return the first execution.
      */
     async receive(token: string, raw: string, headers: Record<string, string | string[] | undefined>, traceId: string | undefined, claimedBy?: StartOptions['claimedBy']) {
-      // The trigger with its automation and live version in one read; the start is one statement (startNow).
-      const [found] = await db
-        .select({ t: triggers, a: automations, live: workflowVersions })
-        .from(triggers)
-        .innerJoin(automations, eq(automations.id, triggers.automationId))
-        .leftJoin(workflowVersions, and(eq(workflowVersions.automationId, automations.id), eq(workflowVersions.isLive, true)))
-        .where(and(eq(triggers.webhookToken, token), eq(triggers.type, 'webhook')))
+      // The trigger with its automation and live version in one read (deliveries arriving together share it); the start is one statement (startNow).
+      const found = await webhookOf(token)
       const t = found?.t
       if (!t || !t.enabled) throw new NotFoundError('no webhook here')
       const flat = Object.fromEntries(Object.entries(headers).map(([k, v]) => [k, Array.isArray(v) ? v.join(',') : (v ?? '')]))
