@@ -56,6 +56,7 @@ beforeAll(async () => {
       ;(hits[path] ??= []).push({ body: text ? JSON.parse(text) : null, headers: req.headers })
       const status = scripted[path]?.shift() ?? 200
       if (path === '/slow') return void setTimeout(() => res.end('late'), 5000)
+      if (path === '/pause') return void setTimeout(() => res.writeHead(200, { 'content-type': 'application/json' }).end('{"paused":true}'), 400)
       res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify({ path, received: text ? JSON.parse(text) : null }))
     })
   })
@@ -191,6 +192,37 @@ describe('executions', () => {
     expect(evs.map((e) => e.type).sort()).toEqual(['execution.completed', 'execution.queued', 'execution.started', 'well.pressure_alarm'])
     for (const e of evs) expect(e.trace_id).toBe(high.trace_id)
     expect(evs.find((e) => e.type === 'well.pressure_alarm')).toMatchObject({ data: { well: 'Well-12' }, event_metadata: { automation_id: a.id, step_id: 'announce' } })
+  })
+
+  it('independent branches run at once: two calls overlap, a delay on a third holds neither, and the step after all three waits for them', async () => {
+    const a = await automation({
+      steps: [
+        { id: 'begin', type: 'transform', config: { expression: 'input.n' } },
+        { id: 'nap', type: 'delay', config: { seconds: 1.5 } },
+        { id: 'call1', type: 'http', config: { url: `${sinkUrl}/pause` } },
+        { id: 'call2', type: 'http', config: { url: `${sinkUrl}/pause` } },
+        { id: 'join', type: 'transform', config: { expression: '[steps.begin.output, steps.call1.output.body.paused, steps.call2.output.body.paused, steps.nap.output.waited_until != null]' } },
+      ],
+      edges: [
+        { from: 'begin', to: 'nap' },
+        { from: 'begin', to: 'call1' },
+        { from: 'begin', to: 'call2' },
+        { from: 'nap', to: 'join' },
+        { from: 'call1', to: 'join' },
+        { from: 'call2', to: 'join' },
+      ],
+    })
+    const e = await start(a.id, { input: { n: 7 } })
+    expect(e.status).toBe('succeeded')
+    expect(e.output).toEqual([7, true, true, true])
+    const at = (id: string, k: 'started_at' | 'ended_at') => Date.parse(e.steps.find((s: Json) => s.step_id === id)[k])
+    // The calls overlapped (each takes 400 ms at the sink), and both ended while the delay still waited.
+    expect(at('call2', 'started_at')).toBeLessThan(at('call1', 'ended_at'))
+    expect(at('call1', 'started_at')).toBeLessThan(at('call2', 'ended_at'))
+    expect(Math.max(at('call1', 'ended_at'), at('call2', 'ended_at'))).toBeLessThan(at('nap', 'ended_at'))
+    expect(at('join', 'started_at')).toBeGreaterThanOrEqual(Math.max(at('call1', 'ended_at'), at('call2', 'ended_at'), at('nap', 'ended_at')))
+    expect(hits['/pause']).toHaveLength(2)
+    expect(e.steps.map((s: Json) => [s.step_id, s.status, s.attempt])).toEqual(expect.arrayContaining([['nap', 'succeeded', 1], ['join', 'succeeded', 1]]))
   })
 
   it('retries a failing http step with backoff, then fails for good after max_attempts; resume runs the failed step again and skips what succeeded', async () => {

@@ -236,6 +236,10 @@ export function createEngine({
     private steps: Record<string, { status: string; output: unknown }> = {}
     /** Every step record of the execution as committed, by step and attempt; null once a write did not return its rows. */
     private rows: Map<string, StepRunRow> | null
+    /** Sub-workflows steps of this run wait for (a child may end before its parent's wait is written). */
+    private children: { stepId: string; child: string }[] = []
+    /** Flushes run one at a time (branches run at once). */
+    private flushing: Promise<unknown> = Promise.resolve()
 
     constructor(
       private e: ExecutionRow,
@@ -255,27 +259,87 @@ export function createEngine({
       this.context = { ...(e.context as Record<string, unknown>), input: e.input, execution: { id: e.id, batch_id: e.batchId, concurrency_key: e.concurrencyKey }, steps: this.steps }
     }
 
+    /**
+     * Runs every step whose predecessors are all decided, independent branches at the same
+     * time (up to MAX_PARALLEL_STEPS), until nothing more can run; then writes what comes next:
+     * the end, or a wait until the earliest time a waiting or retrying step may go on (other
+     * branches carry on meanwhile: a delay on one branch does not hold another).
+     */
     async go(): Promise<unknown> {
+      const stopped = { execution_id: this.e.id, stopped: true }
+      const decided = new Set<string>()
+      for (const [id, r] of this.latest) if (r.status === 'succeeded' || r.status === 'skipped') decided.add(id)
+      const blocked = new Set<string>()
+      const running = new Map<string, Promise<[string, Outcome]>>()
+      const later: (Outcome & { kind: 'wait' | 'retry' })[] = []
+      let failed: Record<string, unknown> | null = null
+      let aborted = false
+      const settle = (id: string, outcome: Outcome) => {
+        if (outcome.kind === 'done') return void decided.add(id)
+        blocked.add(id)
+        if (outcome.kind === 'fail') failed ??= outcome.error
+        else if (outcome.kind === 'aborted') aborted = true
+        else later.push(outcome)
+      }
       try {
-        for (const step of this.plan.steps) {
-          const prev = this.latest.get(step.id)
-          if (prev && (prev.status === 'succeeded' || prev.status === 'skipped')) continue
-          if (this.signal.aborted) {
-            await this.flush({ aborted: true })
-            return { execution_id: this.e.id, stopped: true }
+        for (;;) {
+          if (this.signal.aborted) aborted = true
+          for (let more = !aborted && !failed; more && !aborted && !failed; ) {
+            more = false
+            for (const step of this.plan.steps) {
+              if (running.size >= MAX_PARALLEL_STEPS || failed || aborted) break
+              if (decided.has(step.id) || blocked.has(step.id) || running.has(step.id)) continue
+              if (!step.incoming.every((e) => decided.has(e.from))) continue
+              if (!(await this.taken(step))) {
+                const prev = this.latest.get(step.id)
+                this.record(step, prev ? prev.attempt : 1, 'skipped', { startedAt: clock() })
+                this.steps[step.id] = { status: 'skipped', output: null }
+                decided.add(step.id)
+                more = true // what follows it may be decided now
+                continue
+              }
+              if (step.pure) {
+                // Pure steps take no time worth overlapping: they run here, in plan order.
+                settle(step.id, await this.runStep(step, this.latest.get(step.id)))
+                more = true
+                continue
+              }
+              running.set(step.id, this.runStep(step, this.latest.get(step.id)).then((o): [string, Outcome] => [step.id, o]))
+            }
           }
-          if (!(await this.taken(step))) {
-            this.record(step, prev ? prev.attempt : 1, 'skipped', { startedAt: clock() })
-            this.steps[step.id] = { status: 'skipped', output: null }
-            continue
-          }
-          const done = await this.runStep(step, prev)
-          if (!done) return { execution_id: this.e.id, stopped: true }
+          if (running.size === 0) break
+          const [id, outcome] = await Promise.race(running.values())
+          running.delete(id)
+          settle(id, outcome)
+          // Waiting while other branches run: its record (an approval to decide) is visible now.
+          if (outcome.kind === 'wait' && running.size > 0) await this.flush({})
+        }
+      } catch (err) {
+        // A branch found the execution no longer ours (Stop) or broke: the others end first.
+        await Promise.allSettled(running.values())
+        if (err instanceof Stop) return stopped
+        throw err
+      }
+      try {
+        if (aborted) {
+          await this.flush({ aborted: true })
+          return stopped
+        }
+        if (failed) {
+          await this.flush({ finish: { status: 'failed', error: failed } })
+          return stopped
+        }
+        if (later.length > 0) {
+          const times = later.map((o) => (o.kind === 'wait' ? o.until : o.at)).filter((t): t is Date => t !== null)
+          const at = times.length ? new Date(Math.min(...times.map((t) => t.getTime()))) : null
+          if (later.some((o) => o.kind === 'wait')) await this.flush({ wait: at })
+          else await this.flush({ retryAt: at })
+          return stopped
         }
         await this.flush({ finish: { status: 'succeeded', output: this.output() } })
         return { execution_id: this.e.id, status: 'succeeded' }
       } catch (err) {
-        if (err instanceof Stop) return { execution_id: this.e.id, stopped: true }
+        if (err instanceof Stop) return stopped
         throw err
       }
     }
@@ -293,21 +357,26 @@ export function createEngine({
       return false
     }
 
-    /** Runs one step to an end (true) or to a stop: waiting, retry later, failed (false). */
-    private async runStep(step: PlanStep, prev: StepRunRow | undefined): Promise<boolean> {
+    /** Runs one step (or finds it still waiting) to an outcome; its records go to the buffer. */
+    private async runStep(step: PlanStep, prev: StepRunRow | undefined): Promise<Outcome> {
       const type = types.get(step.type)!
       let attempt = !prev ? 1 : prev.status === 'failed' || prev.status === 'cancelled' ? prev.attempt + 1 : prev.attempt
       let waited: { wakeAt: Date | null; output: unknown } | null = null
+      const now = clock().getTime()
       if (prev?.status === 'waiting') {
-        if (prev.wakeAt && prev.wakeAt.getTime() > clock().getTime()) {
-          await this.flush({ wait: prev.wakeAt })
-          return false
-        }
+        if (prev.wakeAt && prev.wakeAt.getTime() > now) return { kind: 'wait', until: prev.wakeAt }
+        if (!prev.wakeAt) return { kind: 'wait', until: null }
         waited = { wakeAt: prev.wakeAt, output: prev.output }
       }
+      // A retry not due yet (woken early for another branch).
+      if (prev?.status === 'failed' && prev.wakeAt && prev.wakeAt.getTime() > now && prev.attempt < step.max_attempts) return { kind: 'retry', at: prev.wakeAt }
       if (prev?.status === 'failed' && prev.attempt >= step.max_attempts) attempt = prev.attempt + 1 // resumed by hand: one more try
       const startedAt = prev?.status === 'waiting' ? prev.startedAt : clock()
-      if (!step.pure) await this.flush({ running: { step, attempt, startedAt } })
+      if (!step.pure) {
+        // Recorded now, in the order steps start (branches start while others run).
+        this.record(step, attempt, 'running', { startedAt })
+        await this.flush({ started: true })
+      }
       const logs: StepLog[] = []
       const t0 = performance.now()
       const timeout = new AbortController()
@@ -337,43 +406,41 @@ export function createEngine({
         if (this.signal.aborted) {
           // Cancelled, shutting down or the lease was lost: keep what is known, the next attempt (if any) carries on.
           this.record(step, attempt, 'running', { startedAt, logs, durationMs })
-          await this.flush({ aborted: true })
-          throw new Stop()
+          return { kind: 'aborted' }
         }
         const retryable = err instanceof StepError ? err.retryable : !(err instanceof ExpressionError)
         const error = { message: (err as Error).message, name: (err as Error).name, ...(err instanceof StepError ? err.details : {}) }
-        this.record(step, attempt, 'failed', { startedAt, logs, durationMs, error, input: (err as { input?: unknown }).input ?? null })
         if (retryable && attempt < step.max_attempts) {
-          await this.flush({ retryAt: new Date(clock().getTime() + retryDelay(attempt, step.backoff_ms)) })
-          return false
+          const at = new Date(clock().getTime() + retryDelay(attempt, step.backoff_ms))
+          this.record(step, attempt, 'failed', { startedAt, logs, durationMs, error, input: (err as { input?: unknown }).input ?? null, wakeAt: at })
+          return { kind: 'retry', at }
         }
-        await this.flush({ finish: { status: 'failed', error: { message: `step ${step.id} failed: ${error.message}`, step_id: step.id, attempt } } })
-        return false
+        this.record(step, attempt, 'failed', { startedAt, logs, durationMs, error, input: (err as { input?: unknown }).input ?? null })
+        return { kind: 'fail', error: { message: `step ${step.id} failed: ${error.message}`, step_id: step.id, attempt } }
       }
       const durationMs = Math.round(performance.now() - t0)
       if ('wait' in outcome) {
-        this.record(step, attempt, 'waiting', { startedAt, logs, durationMs, input: outcome.input ?? null, output: outcome.output ?? null, wakeAt: outcome.wait.until, ended: false })
-        await this.flush({ wait: outcome.wait.until, child: outcome.wait.child })
-        return false
+        this.record(step, attempt, 'waiting', { startedAt, logs, durationMs, input: outcome.input ?? null, output: outcome.output ?? null, wakeAt: outcome.wait.until, ended: false, child: outcome.wait.child })
+        return { kind: 'wait', until: outcome.wait.until }
       }
       const text = JSON.stringify(outcome.output ?? null)
       if (text.length > MAX_OUTPUT_CHARS) {
         const error = { message: `the step's output is ${text.length} characters of JSON, more than the ${MAX_OUTPUT_CHARS} kept` }
         this.record(step, attempt, 'failed', { startedAt, logs, durationMs, error })
-        await this.flush({ finish: { status: 'failed', error: { message: `step ${step.id} failed: ${error.message}`, step_id: step.id, attempt } } })
-        return false
+        return { kind: 'fail', error: { message: `step ${step.id} failed: ${error.message}`, step_id: step.id, attempt } }
       }
       this.record(step, attempt, 'succeeded', { startedAt, logs, durationMs, input: outcome.input ?? null, output: outcome.output ?? null })
       this.steps[step.id] = { status: 'succeeded', output: outcome.output ?? null }
-      return true
+      return { kind: 'done' }
     }
 
     private record(
       step: PlanStep,
       attempt: number,
       status: StepStatus,
-      r: { startedAt: Date; logs?: StepLog[]; durationMs?: number; error?: Record<string, unknown>; input?: unknown; output?: unknown; wakeAt?: Date | null; ended?: boolean },
+      r: { startedAt: Date; logs?: StepLog[]; durationMs?: number; error?: Record<string, unknown>; input?: unknown; output?: unknown; wakeAt?: Date | null; ended?: boolean; child?: string | undefined },
     ) {
+      if (r.child) this.children.push({ stepId: step.id, child: r.child })
       const ended = status !== 'running' && r.ended !== false
       this.buffer.push({
         stepId: step.id,
@@ -405,14 +472,20 @@ export function createEngine({
      */
     private async flushFast(next: Next): Promise<boolean> {
       const { finish } = next
-      if (this.emitted.length > 0 || next.wait !== undefined || next.retryAt || next.aborted || next.child) return false
-      if (finish ? this.limited || this.e.parentExecutionId : !next.running) return false
+      if (this.emitted.length > 0 || next.wait !== undefined || next.retryAt !== undefined || next.aborted) return false
+      if (finish ? this.limited || this.e.parentExecutionId : !next.started) return false
       if (finish?.status === 'cancelled') return false
-      const records = [...this.buffer, ...(next.running ? [runningRecord(next.running)] : [])]
+      // Taken now: other branches may record while the statement is in flight; given back when it wrote nothing.
+      const taken = this.buffer
+      this.buffer = []
+      const giveBack = () => {
+        this.buffer = [...taken, ...this.buffer]
+        return false
+      }
+      const records = taken
       if (!finish) {
         const runs = await writes.steps({ executionId: this.e.id, runner: this.runner, records })
-        if (!runs) return false
-        this.buffer = []
+        if (!runs) return giveBack()
         this.remember(runs)
         return true
       }
@@ -424,7 +497,7 @@ export function createEngine({
         output: finish.status === 'succeeded' ? finish.output : null,
         error: finish.status === 'succeeded' ? null : finish.error,
         events: [
-          ...this.buffer.filter((r) => r.status === 'failed').map((r) => ({ type: 'step.failed', data: { automation_id: this.e.automationId, step_id: r.stepId, attempt: r.attempt, error: r.error } })),
+          ...taken.filter((r) => r.status === 'failed').map((r) => ({ type: 'step.failed', data: { automation_id: this.e.automationId, step_id: r.stepId, attempt: r.attempt, error: r.error } })),
           { type: finish.status === 'succeeded' ? 'execution.completed' : 'execution.failed', data: { automation_id: this.e.automationId, ...(finish.status === 'succeeded' ? {} : { error: finish.error }) } },
         ],
         traceId: this.ctx.traceId,
@@ -432,8 +505,7 @@ export function createEngine({
         jobId: this.job.id,
         workerId: this.job.workerId,
       })
-      if (!ended) return false
-      this.buffer = []
+      if (!ended) return giveBack()
       if (ended.jobCompleted) this.job.completedHere()
       this.remember(ended.runs)
       const { execution } = ended
@@ -454,7 +526,13 @@ export function createEngine({
      * One transaction: the buffered step records and events, then what happens next. Stops
      * the run (throws Stop) when another runner holds the execution or a cancel was asked for.
      */
-    private async flush(next: Next) {
+    private flush(next: Next): Promise<void> {
+      const p = this.flushing.then(() => this.flushNow(next))
+      this.flushing = p.catch(() => {})
+      return p
+    }
+
+    private async flushNow(next: Next) {
       if (await this.flushFast(next)) return
       this.rows = null
       const runs = this.buffer
@@ -476,23 +554,27 @@ export function createEngine({
           ended = true
           return false
         }
-        if (next.child) {
-          // The child may have finished before this wait was written (its wake found nothing waiting): wake now.
-          const [child] = await tx.select({ status: executions.status }).from(executions).where(eq(executions.id, next.child))
-          if (child && FINISHED.includes(child.status)) {
-            const now = clock()
-            next.wait = now
-            for (const r of runs) if (r.status === 'waiting') r.wakeAt = now
-          }
-        }
-        const all = next.running ? [...runs, runningRecord(next.running)] : runs
-        await writeRuns(tx, cur, all)
+        await writeRuns(tx, cur, runs)
         await events.appendEvents(tx, this.ctx, [
           ...emitted,
           ...runs.filter((r) => r.status === 'failed').map((r) => ({ type: 'step.failed', entityType: 'execution', entityId: cur.id, data: { automation_id: cur.automationId, step_id: r.stepId, attempt: r.attempt, error: r.error, will_retry: true } })),
         ])
-        if (next.wait !== undefined || next.retryAt) {
-          const at = next.retryAt ?? next.wait ?? null
+        if (next.wait !== undefined || next.retryAt !== undefined) {
+          // A child may have finished before its parent's wait was written (its wake found nothing waiting): wake that step now.
+          const ended = this.children.length
+            ? await tx.select({ id: executions.id }).from(executions).where(and(inArray(executions.id, this.children.map((c) => c.child)), inArray(executions.status, [...FINISHED])))
+            : []
+          for (const c of this.children.filter((c) => ended.some((x) => x.id === c.child))) {
+            await tx.update(stepRuns).set({ wakeAt: sql`now()` }).where(and(eq(stepRuns.executionId, cur.id), eq(stepRuns.stepId, c.stepId), eq(stepRuns.status, 'waiting')))
+          }
+          // The earliest a waiting or retrying step goes on, as committed (a person may have decided meanwhile).
+          const [first] = await rows<{ at: Date | string | null }>(
+            tx,
+            sql`select min(s.wake_at) as at from step_runs s
+                where s.execution_id = ${cur.id} and s.wake_at is not null and s.status in ('waiting', 'failed')
+                  and s.attempt = (select max(l.attempt) from step_runs l where l.execution_id = s.execution_id and l.step_id = s.step_id)`,
+          )
+          const at = first?.at ? new Date(first.at) : null
           const job = at ? await enqueueJob(tx, this.ctx, { type: EXECUTE_JOB, params: { execution_id: cur.id }, runAt: at, maxAttempts: 25 }) : null
           await tx.update(executions).set({ status: next.wait !== undefined ? 'waiting' : 'running', statusChangedAt: sql`now()`, jobId: job?.id ?? null, runner: null }).where(eq(executions.id, cur.id))
           if (next.wait !== undefined) await events.appendEvent(tx, this.ctx, { type: 'execution.waiting', entityType: 'execution', entityId: cur.id, data: { automation_id: cur.automationId, until: at?.toISOString() ?? null } })
@@ -520,10 +602,13 @@ export function createEngine({
   return { handler }
 }
 
-type Next = { running?: { step: PlanStep; attempt: number; startedAt: Date }; finish?: Finish; wait?: Date | null; child?: string | undefined; retryAt?: Date; aborted?: boolean }
+type Next = { started?: boolean; finish?: Finish; wait?: Date | null; retryAt?: Date | null; aborted?: boolean }
 
-/** The record of a step with an effect, written running before it starts. */
-const runningRecord = (r: NonNullable<Next['running']>): Pending => ({ stepId: r.step.id, stepType: r.step.type, attempt: r.attempt, status: 'running', input: null, output: null, error: null, logs: [], durationMs: null, wakeAt: null, startedAt: r.startedAt, endedAt: null })
+/** What running a step came to. */
+type Outcome = { kind: 'done' } | { kind: 'wait'; until: Date | null } | { kind: 'retry'; at: Date } | { kind: 'fail'; error: Record<string, unknown> } | { kind: 'aborted' }
+
+/** Independent branches of one execution that run at once, at most. */
+const MAX_PARALLEL_STEPS = 10
 
 const truthy = (v: unknown) => Boolean(v) && !(Array.isArray(v) && v.length === 0)
 

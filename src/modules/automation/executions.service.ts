@@ -125,13 +125,15 @@ export interface TriggerOrigin {
 
 /**
  * Wakes a waiting step now (an approval decided, a sub-workflow finished): its record gets
- * `output` when given and wakes at once, and a job continues the execution. The job the
+ * `output` when given and wakes at once, and a job continues the execution (unless other
+ * branches of it are still running: their runner then sees the wake time when it stops). The job the
  * execution named before (its timeout) then finds it no longer named and does nothing. Returns
  * false when the step is not waiting (it has not started waiting yet, or was woken already).
  */
 export async function wakeWaitingStep(tx: Executor, ctx: RequestContext, executionId: string, stepId: string, output?: unknown): Promise<boolean> {
   const [e] = await tx.select().from(executions).where(eq(executions.id, executionId)).for('update')
-  if (!e || e.status !== 'waiting') return false
+  // Running: other branches of it still run; its runner reads the wake time when they are done.
+  if (!e || (e.status !== 'waiting' && e.status !== 'running')) return false
   const [run] = await tx
     .select()
     .from(stepRuns)
@@ -143,6 +145,7 @@ export async function wakeWaitingStep(tx: Executor, ctx: RequestContext, executi
     .update(stepRuns)
     .set({ wakeAt: sql`now()`, ...(output !== undefined ? { output: output as never } : {}) })
     .where(eq(stepRuns.id, run.id))
+  if (e.status === 'running') return true
   const job = await enqueueJob(tx, ctx, { type: EXECUTE_JOB, params: { execution_id: e.id }, maxAttempts: 25 })
   await tx.update(executions).set({ jobId: job.id }).where(eq(executions.id, e.id))
   return true
@@ -485,7 +488,7 @@ export function createExecutions({ database, events, automations }: { database: 
         db,
         sql`select s.execution_id, e.automation_id, a.slug as automation, s.step_id, s.output, s.wake_at, s.started_at
             from step_runs s join executions e on e.id = s.execution_id join automations a on a.id = e.automation_id
-            where s.organization_id = ${orgOf(ctx)} and s.step_type = 'approval' and s.status = 'waiting' and e.status = 'waiting'
+            where s.organization_id = ${orgOf(ctx)} and s.step_type = 'approval' and s.status = 'waiting' and e.status in ('waiting', 'running')
             order by s.started_at, s.id limit ${q.limit}`,
       )
       return {

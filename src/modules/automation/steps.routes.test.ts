@@ -3,6 +3,8 @@
 // approval (approve, reject, timeout, approvers), sub_workflow (output, failure, a child that
 // finishes later), scenario_log, upsert_entities, write_datapoints, query_datapoints, enqueue_job;
 // and the run-history prune job.
+import { createServer, type Server } from 'node:http'
+import type { AddressInfo } from 'node:net'
 import { sql } from 'drizzle-orm'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { testApp } from '../../../test/app.ts'
@@ -15,6 +17,9 @@ type Json = Record<string, any>
 let t: Awaited<ReturnType<typeof testApp>>
 let worker: Worker
 let me: SignedUp
+/** Answers every request after 1.5 s: a step that keeps a branch busy. */
+let sink: Server
+let sinkUrl: string
 
 async function api(method: 'GET' | 'POST' | 'PATCH', url: string, payload?: unknown) {
   const res = await t.app.inject({ method, url: `/api/v1${url}`, headers: me.headers, ...(payload === undefined ? {} : { payload: payload as Json }) })
@@ -37,7 +42,13 @@ async function until(id: string, statuses: string[], seconds = 20) {
 }
 
 beforeAll(async () => {
-  t = await testApp({}, { realAuth: true })
+  sink = createServer((req, res) => {
+    req.resume()
+    req.on('end', () => void setTimeout(() => res.writeHead(200, { 'content-type': 'application/json' }).end('{"slow":true}'), 1500))
+  })
+  await new Promise<void>((r) => sink.listen(0, '127.0.0.1', r))
+  sinkUrl = `http://127.0.0.1:${(sink.address() as AddressInfo).port}`
+  t = await testApp({ HTTP_STEP_ALLOW: '127.0.0.1' }, { realAuth: true })
   worker = createWorker({ database: t.rt.database, handlers: allJobHandlers(t.rt), events: t.rt.events, log: t.rt.log, metrics: t.rt.metrics, concurrency: 4, leaseMs: 60_000, pollMs: 20 })
   await worker.start()
   me = await signUp(t.app, { organization: 'Steps Co' })
@@ -45,6 +56,8 @@ beforeAll(async () => {
 afterAll(async () => {
   await worker?.stop(5000)
   await t?.close()
+  sink?.closeAllConnections()
+  await new Promise((r) => sink?.close(r))
 })
 
 describe('approval steps', () => {
@@ -54,6 +67,35 @@ describe('approval steps', () => {
       { id: 'after', type: 'transform', config: { expression: '{"approved": steps.ask.output.result, "by": steps.ask.output.by}' } },
     ],
     edges: [{ from: 'ask', to: 'after' }],
+  })
+
+  it('on a branch of its own: listed and decided while another branch still runs, and the step after both sees the decision', async () => {
+    const a = await automation({
+      steps: [
+        { id: 'ask', type: 'approval', config: { message: 'Go?' } },
+        { id: 'call', type: 'http', config: { url: `${sinkUrl}/busy` } },
+        { id: 'after', type: 'transform', config: { expression: '{"approved": steps.ask.output.result, "slow": steps.call.output.body.slow}' } },
+      ],
+      edges: [
+        { from: 'ask', to: 'after' },
+        { from: 'call', to: 'after' },
+      ],
+    })
+    const e = await start(a.id)
+    let listed: Json | undefined
+    for (const deadline = Date.now() + 10_000; !listed && Date.now() < deadline; await new Promise((r) => setTimeout(r, 20))) {
+      listed = (ok(await api('GET', '/approvals')).data as Json[]).find((x) => x.execution_id === e.id)
+    }
+    expect(listed).toMatchObject({ step_id: 'ask', message: 'Go?' })
+    const decided = ok(await api('POST', `/executions/${e.id}/steps/ask/decision`, { decision: 'approve' }))
+    const during = ok(await api('GET', `/executions/${e.id}`))
+    // Decided while the call was still out: the execution was running, not waiting.
+    expect(during.status).toBe('running')
+    expect(during.steps.find((s: Json) => s.step_id === 'call')).toMatchObject({ status: 'running' })
+    expect(decided).toMatchObject({ decision: 'approve', by: me.user.email })
+    const done = await until(e.id, ['succeeded', 'failed'])
+    expect(done.status, JSON.stringify(done.error)).toBe('succeeded')
+    expect(done.output).toEqual({ approved: true, slow: true })
   })
 
   it('waits, is listed, refuses someone the step does not name, and carries on when an approver approves', async () => {
