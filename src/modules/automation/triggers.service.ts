@@ -197,13 +197,16 @@ export function createTriggers({ database, events, automations: automationServic
   }
 
   /** Webhook triggers by token, with their automations and live versions: the tokens asked for together read at once. */
+  // Prepared once (built by drizzle once, parsed by PostgreSQL once per connection): it runs for every delivery.
+  const webhooksByToken = db
+    .select({ t: triggers, a: automations, live: workflowVersions })
+    .from(triggers)
+    .innerJoin(automations, eq(automations.id, triggers.automationId))
+    .leftJoin(workflowVersions, and(eq(workflowVersions.automationId, automations.id), eq(workflowVersions.isLive, true)))
+    .where(and(sql`${triggers.webhookToken} = any(${sql.placeholder('tokens')}::text[])`, eq(triggers.type, 'webhook')))
+    .prepare('stratum_webhooks_by_token')
   const webhookOf = groupCommit<string, { t: TriggerRow; a: AutomationRow; live: VersionRow | null } | undefined>({}, async (tokens) => {
-    const found = await db
-      .select({ t: triggers, a: automations, live: workflowVersions })
-      .from(triggers)
-      .innerJoin(automations, eq(automations.id, triggers.automationId))
-      .leftJoin(workflowVersions, and(eq(workflowVersions.automationId, automations.id), eq(workflowVersions.isLive, true)))
-      .where(and(inArray(triggers.webhookToken, [...new Set(tokens)]), eq(triggers.type, 'webhook')))
+    const found = await webhooksByToken.execute({ tokens: [...new Set(tokens)] })
     const byToken = new Map(found.map((f) => [f.t.webhookToken, f]))
     return tokens.map((token) => byToken.get(token))
   })
