@@ -24,25 +24,13 @@ import { CANCEL_CHANNEL, EXECUTE_JOB, wakeWaitingStep, type Started } from './ex
 import { evaluate, ExpressionError } from './expressions.ts'
 import type { Plan, PlanStep } from './graph.ts'
 import { StepError, type StepLog, type StepOutcome, type StepType } from './steps.ts'
-import { createEngineWrites } from './engine.writes.ts'
+import { createEngineWrites, type StepRecord } from './engine.writes.ts'
 
 /** The largest step output stored (as JSON text). */
 const MAX_OUTPUT_CHARS = 1_048_576
 
-interface Pending {
-  stepId: string
-  stepType: string
-  attempt: number
-  status: StepStatus
-  input: unknown
-  output: unknown
-  error: Record<string, unknown> | null
-  logs: StepLog[]
-  durationMs: number | null
-  wakeAt: Date | null
-  startedAt: Date
-  endedAt: Date | null
-}
+/** A step record not yet written. */
+type Pending = StepRecord
 
 type Finish = { status: 'succeeded'; output: unknown } | { status: 'failed' | 'cancelled'; error: Record<string, unknown> }
 

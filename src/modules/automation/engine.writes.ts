@@ -11,6 +11,7 @@ import { getTableColumns, type Table } from 'drizzle-orm'
 import type { Database } from '../../core/db/database.ts'
 import { groupCommit } from '../../core/db/groupCommit.ts'
 import type { Logger } from '../../core/observability/logger.ts'
+import type { StepLog } from './steps.ts'
 import { executions, stepRuns, type ExecutionRow, type StepRunRow, type StepStatus } from './automation.schema.ts'
 
 /** A step record as the engine buffers it. */
@@ -22,7 +23,7 @@ export interface StepRecord {
   input: unknown
   output: unknown
   error: Record<string, unknown> | null
-  logs: unknown[]
+  logs: StepLog[]
   durationMs: number | null
   wakeAt: Date | null
   startedAt: Date
