@@ -16,8 +16,8 @@
 //   npx tsx bench/automation.bench.ts
 // Knobs: DATABASE_URL (default postgres://postgres@127.0.0.1:55433/postgres; the bench database is
 //   created next to it), CONNS=1,10,50 DURATION_S=10 WARMUP_S=3 REPS=1 SIDES=n8n,stratum
-//   STRATUM_PORT=18181 SINK_PORT=18182 N8N_PORT=5678 WAIT_S=30, WORKER_CONCURRENCY/DATABASE_POOL_MAX
-//   (passed to the server; defaults 10/10), KEEP=1 (keep the database), STRATUM_ROOT (server tree;
+//   STRATUM_PORT=18181 SINK_PORT=18182 N8N_PORT=5678 WAIT_S=30, WORKER_CONCURRENCY/WAIT_CONCURRENCY/DATABASE_POOL_MAX
+//   (passed to the server; defaults 10/50/10), KEEP=1 (keep the database), STRATUM_ROOT (server tree;
 //   default this repo), N8N_SAVE=all|none, STRATUM_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof"
 //   (node flags for the server: a CPU profile, written when it stops).
 // Raw JSON lines: bench/results/automation-<time>.jsonl.
@@ -306,7 +306,7 @@ async function main() {
   const sides = (process.env.SIDES ?? 'n8n,stratum').split(',')
   process.env.BENCH_PGPORT ??= new URL(BASE_URL).port
   const { file, log, sh } = benchRecord(BENCH, 'automation')
-  log({ config: { conns, duration, warmup, reps, sides, db: DB_URL.replace(/\/\/[^@]*@/, '//'), waitS: WAIT_S, workerConcurrency: process.env.WORKER_CONCURRENCY ?? '10 (default)', poolMax: process.env.DATABASE_POOL_MAX ?? '10 (default)', n8nSave: process.env.N8N_SAVE ?? 'all' } })
+  log({ config: { conns, duration, warmup, reps, sides, db: DB_URL.replace(/\/\/[^@]*@/, '//'), waitS: WAIT_S, workerConcurrency: process.env.WORKER_CONCURRENCY ?? '10 (default)', waitConcurrency: process.env.WAIT_CONCURRENCY ?? '50 (default)', poolMax: process.env.DATABASE_POOL_MAX ?? '10 (default)', n8nSave: process.env.N8N_SAVE ?? 'all' } })
   const admin = new pg.Client({ connectionString: BASE_URL })
   await admin.connect()
   await admin.query(`drop database if exists ${DB_NAME} with (force)`)
