@@ -40,17 +40,17 @@ export function claimJobs(database: Database, workerId: string, types: string[],
 
 /** Marks a job completed, if this worker still holds it. Returns false when the lease was lost. */
 /**
- * The statement that completes a running job held by a worker, with its placeholders named
- * (`$1`...), for a handler that completes its job in its own statement (RunningJob.completedHere).
+ * What completing a running job sets besides its result: shared with a handler that completes
+ * its job in a statement of its own (RunningJob.completedHere, the automation engine's end).
  */
-export const completeJobSql = (id: string, workerId: string, result: string) =>
-  `update jobs set status = 'completed', status_changed_at = now(), result = ${result}::jsonb,
-     progress = 100, locked_by = null, locked_until = null, finished_at = now(), updated_at = now()
-   where id = ${id} and locked_by = ${workerId} and status = 'running'
-   returning id`
+export const JOB_COMPLETED_SET = `status = 'completed', status_changed_at = now(), progress = 100, locked_by = null, locked_until = null, finished_at = now(), updated_at = now()`
 
 export async function completeJob(database: Database, workerId: string, id: string, result: unknown): Promise<boolean> {
-  const done = await database.prepared<{ id: string }>('stratum_complete_job', completeJobSql('$1', '$2', '$3'), [id, workerId, JSON.stringify(result ?? null)])
+  const done = await database.prepared<{ id: string }>(
+    'stratum_complete_job',
+    `update jobs set ${JOB_COMPLETED_SET}, result = $3::jsonb where id = $1 and locked_by = $2 and status = 'running' returning id`,
+    [id, workerId, JSON.stringify(result ?? null)],
+  )
   return done.length === 1
 }
 

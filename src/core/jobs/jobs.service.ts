@@ -127,7 +127,7 @@ export type TakenJob = { id: string; run_after: Date | string; created_at: Date 
  */
 export function insertJobsSql(batches: { ctx: RequestContext; items: NewJob[] }[], onlyIf?: SQL) {
   const values = batches.flatMap(({ ctx, items }) => jobValues(ctx, items))
-  return { values, query: insertSql(values, onlyIf), rows: (taken: TakenJob[]) => toJobRows(values, taken) }
+  return { query: insertSql(values, onlyIf), rows: (taken: TakenJob[]) => toJobRows(values, taken) }
 }
 
 // Only what the database decides comes back (ids of the rows it took, and its clock); the rest

@@ -29,8 +29,6 @@ import { createEngineWrites, type StepRecord } from './engine.writes.ts'
 /** The largest step output stored (as JSON text). */
 const MAX_OUTPUT_CHARS = 1_048_576
 
-/** A step record not yet written. */
-type Pending = StepRecord
 
 type Finish = { status: 'succeeded'; output: unknown } | { status: 'failed' | 'cancelled'; error: Record<string, unknown> }
 
@@ -171,7 +169,7 @@ export function createEngine({
     }
   }
 
-  async function writeRuns(tx: Executor, e: ExecutionRow, runs: Pending[]) {
+  async function writeRuns(tx: Executor, e: ExecutionRow, runs: StepRecord[]) {
     if (runs.length === 0) return
     await tx
       .insert(stepRuns)
@@ -191,7 +189,7 @@ export function createEngine({
       })
   }
 
-  async function finishIn(tx: Executor, ctx: RequestContext, e: ExecutionRow, runs: Pending[], emitted: NewEvent[], finish: Finish) {
+  async function finishIn(tx: Executor, ctx: RequestContext, e: ExecutionRow, runs: StepRecord[], emitted: NewEvent[], finish: Finish) {
     await writeRuns(tx, e, runs)
     if (finish.status === 'cancelled') await tx.update(stepRuns).set({ status: 'cancelled', endedAt: sql`now()` }).where(and(eq(stepRuns.executionId, e.id), inArray(stepRuns.status, ['running', 'waiting'])))
     await tx
@@ -217,7 +215,7 @@ export function createEngine({
   }
 
   class Run {
-    private buffer: Pending[] = []
+    private buffer: StepRecord[] = []
     private emitted: NewEvent[] = []
     private latest = new Map<string, StepRunRow>()
     private context: Record<string, unknown>

@@ -10,6 +10,7 @@
 import { getTableColumns, type Table } from 'drizzle-orm'
 import type { Database } from '../../core/db/database.ts'
 import { groupCommit } from '../../core/db/groupCommit.ts'
+import { JOB_COMPLETED_SET } from '../../core/jobs/claimJobs.ts'
 import type { Logger } from '../../core/observability/logger.ts'
 import type { StepLog } from './steps.ts'
 import { executions, stepRuns, type ExecutionRow, type StepRunRow, type StepStatus } from './automation.schema.ts'
@@ -49,7 +50,7 @@ export interface FinishWrite extends StepWrite {
   workerId: string
 }
 
-export interface Finished {
+export interface Ended {
   execution: ExecutionRow
   /** The step rows written (as committed). */
   runs: StepRunRow[]
@@ -98,8 +99,7 @@ const FINISH = {
       select r.t, 'execution', cur.id, r.d, '{}'::jsonb, $4, cur.organization_id, x.actor, x.trace_id
       from jsonb_to_recordset($3::jsonb) as r(execution_id uuid, t text, d jsonb) join cur on cur.id = r.execution_id join x on x.id = r.execution_id),
     job as (
-      update jobs j set status = 'completed', status_changed_at = now(), result = x.job_result,
-        progress = 100, locked_by = null, locked_until = null, finished_at = now(), updated_at = now()
+      update jobs j set ${JOB_COMPLETED_SET}, result = x.job_result
       from x where j.id = any($6::uuid[]) and j.id = x.job_id and j.locked_by = x.worker_id and j.status = 'running' and x.id in (select id from cur)
       returning j.id)
     select cur.*, (select coalesce(json_agg(runs), '[]'::json) from runs where runs.execution_id = cur.id) as step_runs_written,
@@ -144,7 +144,7 @@ export function createEngineWrites({ database, sourceNode, newId, log, maxInFlig
     const byId = new Map(found.map((r) => [r.id, r.runs.map(stepRunFromRaw)]))
     return writes.map((w) => byId.get(w.executionId) ?? null)
   })
-  const finish = groupCommit<FinishWrite, Finished | null>({ maxInFlight, log }, async (writes) => {
+  const finish = groupCommit<FinishWrite, Ended | null>({ maxInFlight, log }, async (writes) => {
     const ends = writes.map((w) => ({
       id: w.executionId,
       runner: w.runner,
