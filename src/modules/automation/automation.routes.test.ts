@@ -56,6 +56,7 @@ beforeAll(async () => {
       ;(hits[path] ??= []).push({ body: text ? JSON.parse(text) : null, headers: req.headers })
       const status = scripted[path]?.shift() ?? 200
       if (path === '/slow') return void setTimeout(() => res.end('late'), 5000)
+      if (path === '/huge') return void res.writeHead(200, { 'content-type': 'text/plain' }).end('x'.repeat(1_048_577))
       if (path === '/pause') return void setTimeout(() => res.writeHead(200, { 'content-type': 'application/json' }).end('{"paused":true}'), 400)
       res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify({ path, received: text ? JSON.parse(text) : null }))
     })
@@ -270,6 +271,27 @@ describe('executions', () => {
     expect(hits['/first']).toHaveLength(2)
     // A succeeded execution cannot be resumed.
     expect((await api('POST', `/executions/${rerun.id}/resume`)).status).toBe(409)
+  })
+
+  it('http steps: query and headers sent, the response stored with its headers; a timeout and an oversized response fail the step', async () => {
+    const a = await automation({ steps: [{ id: 'call', type: 'http', config: { method: 'PUT', url: `${sinkUrl}/echo`, query: { n: 2, tag: 'a b' }, headers: { 'x-well': 'W-7' }, body: { s: 'text' } } }] })
+    const e = await until((await start(a.id, {}, 0)).id, ['succeeded', 'failed'])
+    expect(e.status).toBe('succeeded')
+    const call = e.steps[0]
+    expect(call.output).toMatchObject({ status: 200, headers: { 'content-type': 'application/json' }, body: { path: '/echo' } })
+    expect(call.input).toMatchObject({ method: 'PUT', url: `${sinkUrl}/echo?n=2&tag=a+b`, headers: { 'x-well': 'W-7', 'content-type': 'application/json' }, body: { s: 'text' } })
+    expect(hits['/echo']![0]).toMatchObject({ body: { s: 'text' }, headers: { 'x-well': 'W-7', 'content-type': 'application/json' } })
+
+    const slow = await automation({ steps: [{ id: 'call', type: 'http', config: { url: `${sinkUrl}/slow`, timeout_ms: 200 }, retry: { max_attempts: 1 } }] })
+    const late = await until((await start(slow.id, {}, 0)).id, ['succeeded', 'failed'])
+    expect(late.status).toBe('failed')
+    expect(late.error.message).toMatch(/got no answer within 200 ms/)
+
+    const huge = await automation({ steps: [{ id: 'call', type: 'http', config: { url: `${sinkUrl}/huge` }, retry: { max_attempts: 3 } }] })
+    const big = await until((await start(huge.id, {}, 0)).id, ['succeeded', 'failed'])
+    expect(big.status).toBe('failed')
+    expect(big.error.message).toMatch(/the response is larger than 1048576 bytes/)
+    expect(big.steps).toHaveLength(1) // not retried: it would be as large next time
   })
 
   it('refuses http steps to private addresses that are not allow-listed (no retries, nothing sent)', async () => {

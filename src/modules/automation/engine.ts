@@ -11,6 +11,7 @@
 // a job is enqueued for the time it wakes. Cancellation is checked at every write, and a running
 // step sees it through its abort signal.
 import { and, eq, inArray, sql } from 'drizzle-orm'
+import { linkSignals, type Linked } from '../../core/abort.ts'
 import { newId } from '../../core/behaviours/columns.ts'
 import { actorLabel, systemContext, type RequestContext } from '../../core/context.ts'
 import { rows, type Database, type Executor } from '../../core/db/database.ts'
@@ -69,7 +70,7 @@ export function createEngine({
   takeStarted?: (jobId: string) => Started | undefined
 }) {
   /** Executions this process is running now, by id: a cancel aborts the running step. */
-  const active = new Map<string, AbortController>()
+  const active = new Map<string, Linked>()
   const writes = createEngineWrites({ database, sourceNode: events.sourceNode, newId, log })
   let listening: Promise<unknown> | null = null
   const listenForCancels = () =>
@@ -91,12 +92,14 @@ export function createEngine({
       : await begin(id, job.id, runner)
     if (begun === 'ended') onFinished(id)
     if (!begun || begun === 'ended') return { skipped: true }
-    const cancel = new AbortController()
-    active.set(id, cancel)
+    // Aborted by the job's signal (shutdown, lost lease) or by a cancel (active).
+    const linked = linkSignals(job.signal)
+    active.set(id, linked)
     try {
-      return await new Run(begun.e, begun.ctx, begun.plan, begun.runs, runner, AbortSignal.any([job.signal, cancel.signal]), job, begun.limited).go()
+      return await new Run(begun.e, begun.ctx, begun.plan, begun.runs, runner, linked.signal, job, begun.limited).go()
     } finally {
       active.delete(id)
+      linked.dispose()
     }
   }
 
@@ -365,8 +368,9 @@ export function createEngine({
       }
       const logs: StepLog[] = []
       const t0 = performance.now()
-      const timeout = new AbortController()
-      const signal = AbortSignal.any([this.signal, timeout.signal])
+      // The step's own signal: the run's, or its timeout.
+      const timeout = linkSignals(this.signal)
+      const signal = timeout.signal
       let outcome: StepOutcome
       try {
         outcome = await withTimeout(
@@ -386,7 +390,7 @@ export function createEngine({
           step.timeout_ms,
           timeout,
           this.signal,
-        )
+        ).finally(timeout.dispose)
       } catch (err) {
         const durationMs = Math.round(performance.now() - t0)
         if (this.signal.aborted) {
@@ -599,7 +603,7 @@ const MAX_PARALLEL_STEPS = 10
 const truthy = (v: unknown) => Boolean(v) && !(Array.isArray(v) && v.length === 0)
 
 /** The step's promise, or its timeout, or the job's abort, whichever comes first. */
-function withTimeout<T>(p: Promise<T>, ms: number, timeout: AbortController, jobSignal: AbortSignal): Promise<T> {
+function withTimeout<T>(p: Promise<T>, ms: number, timeout: Pick<Linked, 'abort'>, jobSignal: AbortSignal): Promise<T> {
   return new Promise<T>((resolve, reject) => {
     const timer = setTimeout(() => {
       const err = new StepError(`the step ran longer than its ${ms} ms timeout`)
