@@ -134,7 +134,7 @@ const recordsOf = (writes: StepWrite[], newId: () => string) =>
  * The engine's hot writes for one database. `steps` answers the rows written, or null where the
  * runner no longer holds the execution; `finish` the execution as it ended, or null likewise.
  */
-export function createEngineWrites({ database, sourceNode, newId, log, maxInFlight = 2 }: { database: Database; sourceNode: string; newId: () => string; log: Logger; maxInFlight?: number }) {
+export function createEngineWrites({ database, sourceNode, newId, log, maxInFlight = 1 }: { database: Database; sourceNode: string; newId: () => string; log: Logger; maxInFlight?: number }) {
   const steps = groupCommit<StepWrite, StepRunRow[] | null>({ maxInFlight, log }, async (writes) => {
     const found = await database.prepared<{ id: string; runs: Record<string, unknown>[] }>(STEP.name, STEP.text, [
       JSON.stringify(writes.map((w) => ({ id: w.executionId, runner: w.runner }))),
