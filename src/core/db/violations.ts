@@ -19,3 +19,6 @@ export const isUniqueViolation = (err: unknown, constraint?: string): boolean =>
 
 /** A foreign key violation (23503), of `constraint` when given. */
 export const isForeignKeyViolation = (err: unknown, constraint?: string): boolean => violation(err, '23503', constraint)
+
+/** A statement's stratum_require(...) check failed (SR001, migration 0010): what it read before has changed. */
+export const isStale = (err: unknown): boolean => violation(err, 'SR001')

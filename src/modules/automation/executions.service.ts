@@ -113,6 +113,11 @@ export interface StartOptions {
   claimedBy?: { workerId: string; leaseMs: number } | undefined
   /** The new execution's id, when the caller names it before the insert (else new). */
   id?: string
+  /**
+   * The trigger, automation and live version the start was built from, as read earlier (a
+   * webhook's cached read): the insert fails (SR001, isStale) when any of them changed since.
+   */
+  unchanged?: { triggerId: string; versionId: string; stamp: string } | undefined
 }
 
 export interface TriggerOrigin {
@@ -122,6 +127,16 @@ export interface TriggerOrigin {
   /** What the trigger adds to the context (the event, the webhook request...). */
   trigger?: Record<string, unknown>
 }
+
+/**
+ * The organisation's id, if the webhook's trigger, automation and live version are the rows
+ * read before (same xmin, migration 0010): else the statement fails with SR001. In the insert's
+ * own row, so that no execution is written from a changed definition.
+ */
+const unchangedOrg = (organizationId: string, u: NonNullable<StartOptions['unchanged']>) =>
+  sql`(case when stratum_require(exists (select 1 from triggers t join automations a on a.id = t.automation_id
+         join workflow_versions v on v.automation_id = a.id and v.is_live
+         where t.id = ${u.triggerId} and v.id = ${u.versionId} and concat_ws(':', t.xmin, a.xmin, v.xmin) = ${u.stamp}), 'the webhook') then ${organizationId}::uuid end)`
 
 /**
  * Wakes a waiting step now (an approval decided, a sub-workflow finished): its record gets
@@ -198,7 +213,7 @@ export function createExecutions({ database, events, automations }: { database: 
         id: opts.id ?? newId(),
         jobId,
         ...(plainStart ? { status: 'running' as const, runner: `${jobId}:1`, startedAt: sql`now()` } : {}),
-        organizationId: a.organizationId,
+        organizationId: opts.unchanged ? unchangedOrg(a.organizationId, opts.unchanged) : a.organizationId,
         automationId: a.id,
         versionId: v.id,
         triggerId: origin.triggerId ?? null,

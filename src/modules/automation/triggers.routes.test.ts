@@ -173,4 +173,30 @@ describe('webhook triggers', () => {
 
     expect((await t.app.inject({ method: 'POST', url: '/api/v1/hooks/not-a-real-token-at-all', payload: body, headers: { 'content-type': 'application/json' } })).statusCode).toBe(404)
   })
+
+  it('a webhook read once serves later deliveries, and every change after it counts at once: disabled, enabled, a new live version, a new setting, the automation disabled', async () => {
+    const a = await automation()
+    const tr = ok(await api('POST', `/automations/${a.id}/triggers`, { type: 'webhook' }), 201)
+    const deliver = async (n: number) => {
+      const res = await t.app.inject({ method: 'POST', url: tr.webhook_url, payload: { n }, headers: { 'content-type': 'application/json' } })
+      if (res.statusCode !== 202) return { status: res.statusCode, execution: null }
+      return { status: 202, execution: ok(await api('GET', `/executions/${(res.json() as Json).execution_id}`)) }
+    }
+    expect((await deliver(1)).execution).toMatchObject({ version: 1, input: { n: 1 } })
+    expect((await deliver(2)).execution).toMatchObject({ version: 1, input: { n: 2 } })
+    ok(await api('PATCH', `/triggers/${tr.id}`, { enabled: false }))
+    expect((await deliver(3)).status).toBe(404)
+    ok(await api('PATCH', `/triggers/${tr.id}`, { enabled: true }))
+    expect((await deliver(4)).execution).toMatchObject({ version: 1 })
+    // Read (and kept) before the new version: the start finds the definition changed and reads it again.
+    ok(await api('POST', `/automations/${a.id}/versions`, { graph: { steps: [{ id: 'echo', type: 'transform', config: { expression: '{ "again": input }' } }] }, publish: true }), 201)
+    expect((await deliver(5)).execution).toMatchObject({ version: 2, input: { n: 5 } })
+    ok(await api('PATCH', `/triggers/${tr.id}`, { config: { input: { fixed: true } } }))
+    expect((await deliver(6)).execution).toMatchObject({ version: 2, input: { fixed: true, body: { n: 6 } } })
+    ok(await api('PATCH', `/automations/${a.id}`, { enabled: false }))
+    expect((await deliver(7)).status).toBe(404)
+    ok(await api('PATCH', `/automations/${a.id}`, { enabled: true }))
+    expect((await deliver(8)).execution).toMatchObject({ version: 2, input: { fixed: true, body: { n: 8 } } })
+    expect(ok(await api('GET', `/executions?automation=${a.id}&limit=100`)).data).toHaveLength(6)
+  })
 })

@@ -18,6 +18,8 @@ import { NotFoundError, UnauthorizedError, ValidationError, type FieldError } fr
 import type { EventLog, EventView } from '../../core/events/events.service.ts'
 import { decodeCursor, encodeCursor, listNewestFirst, timestampKey } from '../../core/http/pagination.ts'
 import { groupCommit } from '../../core/db/groupCommit.ts'
+import { isStale } from '../../core/db/violations.ts'
+import { LRUCache } from 'lru-cache'
 import { inOrg, orgOf } from '../../core/tenancy.ts'
 import { automations, executions, scheduleLogs, triggers, workflowVersions, type AutomationRow, type ScheduleLogStatus, type TriggerRow, type TriggerType, type VersionRow } from './automation.schema.ts'
 import type { Automations } from './automations.service.ts'
@@ -199,17 +201,22 @@ export function createTriggers({ database, events, automations: automationServic
   /** Webhook triggers by token, with their automations and live versions: the tokens asked for together read at once. */
   // Prepared once (built by drizzle once, parsed by PostgreSQL once per connection): it runs for every delivery.
   const webhooksByToken = db
-    .select({ t: triggers, a: automations, live: workflowVersions })
+    .select({ t: triggers, a: automations, live: workflowVersions, stamp: sql<string>`concat_ws(':', ${triggers}.xmin, ${automations}.xmin, ${workflowVersions}.xmin)` })
     .from(triggers)
     .innerJoin(automations, eq(automations.id, triggers.automationId))
     .leftJoin(workflowVersions, and(eq(workflowVersions.automationId, automations.id), eq(workflowVersions.isLive, true)))
     .where(and(sql`${triggers.webhookToken} = any(${sql.placeholder('tokens')}::text[])`, eq(triggers.type, 'webhook')))
     .prepare('stratum_webhooks_by_token')
-  const webhookOf = groupCommit<string, { t: TriggerRow; a: AutomationRow; live: VersionRow | null } | undefined>({}, async (tokens) => {
+  type Hook = { t: TriggerRow; a: AutomationRow; live: VersionRow | null; stamp: string }
+  const webhookOf = groupCommit<string, Hook | undefined>({}, async (tokens) => {
     const found = await webhooksByToken.execute({ tokens: [...new Set(tokens)] })
     const byToken = new Map(found.map((f) => [f.t.webhookToken, f]))
     return tokens.map((token) => byToken.get(token))
   })
+  // Webhooks as last read, by token: a delivery starts from this with no read of its own; the
+  // start's insert checks in the same statement that nothing read has changed (`unchanged`),
+  // and a refusal or a changed definition is tried again on a fresh read.
+  const hooks = new LRUCache<string, Hook>({ max: 10_000, ttl: 300_000 })
 
   /** What a trigger's start gives startMany: its settings go into the execution context. */
   function itemFor(t: TriggerRow, a: AutomationRow, live: VersionRow | null | undefined, input: unknown, extra: StartExtra): StartItem {
@@ -469,41 +476,55 @@ export function createTriggers({ database, events, automations: automationServic
      * redelivery return the first execution.
      */
     async receive(token: string, raw: string, headers: Record<string, string | string[] | undefined>, traceId: string | undefined, claimedBy?: StartOptions['claimedBy']) {
-      // The trigger with its automation and live version in one read (deliveries arriving together share it); the start is one statement (startNow).
-      const found = await webhookOf(token)
-      const t = found?.t
-      if (!t || !t.enabled) throw new NotFoundError('no webhook here')
-      const flat = Object.fromEntries(Object.entries(headers).map(([k, v]) => [k, Array.isArray(v) ? v.join(',') : (v ?? '')]))
-      if (t.secret) {
+      const hit = hooks.get(token)
+      if (hit) {
         try {
-          new Webhook(t.secret).verify(raw, flat)
+          return await receiveFrom(hit, raw, headers, traceId, claimedBy)
         } catch (err) {
-          if (err instanceof WebhookVerificationError) throw new UnauthorizedError(`the webhook signature does not verify: ${err.message}`)
-          throw err
+          // Refused (no such webhook, disabled, a signature for another secret...) or changed since it was read: once more on a fresh read.
+          if (!(err instanceof NotFoundError || err instanceof UnauthorizedError || err instanceof ValidationError || isStale(err))) throw err
+          hooks.delete(token)
         }
       }
-      let body: unknown = raw
-      if (raw !== '' && /json/i.test(flat['content-type'] ?? '')) {
-        try {
-          body = JSON.parse(raw)
-        } catch {
-          throw new ValidationError('the body is not JSON', [{ path: '/body', message: 'is not valid JSON' }])
-        }
-      }
-      const ctx = systemContext({ organizationId: t.organizationId, traceId })
-      const a = found.a
-      if (!a.enabled) throw new NotFoundError('no webhook here')
-      const input = (t.config as { input?: unknown }).input ?? body
-      const headersKept = Object.fromEntries(Object.entries(flat).filter(([k]) => !/authorization|cookie|signature/i.test(k)))
-      return executionService.startNow(
-        ctx,
-        itemFor(t, a, found.live, input === body ? body : { ...(input as object), body }, {
-          idempotencyKey: flat['webhook-id'] ? `webhook:${t.id}:${flat['webhook-id']}` : undefined,
-          trigger: { headers: headersKept, body },
-          claimedBy,
-        }),
-      )
+      // The trigger with its automation and live version in one read (deliveries arriving together share it).
+      const found = await webhookOf(token)
+      if (found) hooks.set(token, found)
+      return receiveFrom(found, raw, headers, traceId, claimedBy)
     },
+  }
+
+  /** A delivery to the webhook `found`: its start is one statement (startNow). */
+  async function receiveFrom(found: Hook | undefined, raw: string, headers: Record<string, string | string[] | undefined>, traceId: string | undefined, claimedBy?: StartOptions['claimedBy']) {
+    const t = found?.t
+    if (!t || !t.enabled) throw new NotFoundError('no webhook here')
+    const flat = Object.fromEntries(Object.entries(headers).map(([k, v]) => [k, Array.isArray(v) ? v.join(',') : (v ?? '')]))
+    if (t.secret) {
+      try {
+        new Webhook(t.secret).verify(raw, flat)
+      } catch (err) {
+        if (err instanceof WebhookVerificationError) throw new UnauthorizedError(`the webhook signature does not verify: ${err.message}`)
+        throw err
+      }
+    }
+    let body: unknown = raw
+    if (raw !== '' && /json/i.test(flat['content-type'] ?? '')) {
+      try {
+        body = JSON.parse(raw)
+      } catch {
+        throw new ValidationError('the body is not JSON', [{ path: '/body', message: 'is not valid JSON' }])
+      }
+    }
+    const ctx = systemContext({ organizationId: t.organizationId, traceId })
+    const a = found.a
+    if (!a.enabled) throw new NotFoundError('no webhook here')
+    const input = (t.config as { input?: unknown }).input ?? body
+    const headersKept = Object.fromEntries(Object.entries(flat).filter(([k]) => !/authorization|cookie|signature/i.test(k)))
+    const item = itemFor(t, a, found.live, input === body ? body : { ...(input as object), body }, {
+      idempotencyKey: flat['webhook-id'] ? `webhook:${t.id}:${flat['webhook-id']}` : undefined,
+      trigger: { headers: headersKept, body },
+      claimedBy,
+    })
+    return executionService.startNow(ctx, { ...item, opts: { ...item.opts, unchanged: { triggerId: t.id, versionId: found.live!.id, stamp: found.stamp } } })
   }
 }
 
