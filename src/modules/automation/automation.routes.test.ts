@@ -381,6 +381,47 @@ describe('executions', () => {
     expect(done.steps.map((s: Json) => s.step_id)).toEqual(['slow'])
   })
 
+  it('a waited webhook writes its first steps with its start: pure steps and the first call recorded once, the call made once; other shapes run as usual', async () => {
+    const hook = async (graph: Json) => {
+      const a = await automation(graph)
+      const tr = ok(await api('POST', `/automations/${a.id}/triggers`, { type: 'webhook' }), 201)
+      return async (payload: Json) => {
+        const res = await t.app.inject({ method: 'POST', url: `${tr.webhook_url}?wait=20`, payload, headers: { 'content-type': 'application/json' } })
+        expect(res.statusCode, res.body).toBe(200)
+        return res.json() as Json
+      }
+    }
+    const steps = (e: Json) => e.steps.map((s: Json) => [s.step_id, s.attempt, s.status])
+    // transform -> condition -> http (taken) and a skipped branch: both pure steps and the call's start go with the start.
+    const alarm = await hook({
+      steps: [
+        { id: 'shape', type: 'transform', config: { expression: '{ "well": input.well, "psi": input.psi * 2 }' } },
+        { id: 'high', type: 'condition', config: { expression: 'steps.shape.output.psi > 100' } },
+        { id: 'call', type: 'http', config: { method: 'POST', url: `${sinkUrl}/prefixed`, body: '{{ steps.shape.output }}' } },
+        { id: 'low', type: 'http', config: { url: `${sinkUrl}/never` } },
+        { id: 'after', type: 'transform', config: { expression: 'steps.call.output.status' } },
+      ],
+      edges: [{ from: 'shape', to: 'high' }, { from: 'high', to: 'call', branch: 'true' }, { from: 'high', to: 'low', branch: 'false' }, { from: 'call', to: 'after' }],
+    })
+    const done = await alarm({ well: 'W-1', psi: 80 })
+    expect(done.status).toBe('succeeded')
+    expect(steps(done)).toEqual([['shape', 1, 'succeeded'], ['high', 1, 'succeeded'], ['call', 1, 'succeeded'], ['low', 1, 'skipped'], ['after', 1, 'succeeded']])
+    expect(done.steps.find((s: Json) => s.step_id === 'call').output).toMatchObject({ status: 200, body: { received: { well: 'W-1', psi: 160 } } })
+    expect(done.output).toBe(200)
+    expect(hits['/prefixed']).toHaveLength(1)
+    expect(hits['/never']).toBeUndefined()
+    expect(ok(await api('GET', `/executions/${done.id}`)).steps).toEqual(done.steps)
+    // The first step has an effect: nothing to carry. A pure step failing first: the engine records the failure.
+    expect(steps(await (await hook({ steps: [{ id: 'call', type: 'http', config: { url: `${sinkUrl}/first-call` } }] }))({}))).toEqual([['call', 1, 'succeeded']])
+    const broken = await (await hook({ steps: [{ id: 'bad', type: 'transform', config: { expression: '$error("no well")' } }, { id: 'call', type: 'http', config: { url: `${sinkUrl}/never` } }], edges: [{ from: 'bad', to: 'call' }] }))({})
+    expect(broken.status).toBe('failed')
+    expect(steps(broken)).toEqual([['bad', 1, 'failed']])
+    // Only pure steps: the end is the engine's first write.
+    const pure = await (await hook({ steps: [{ id: 'only', type: 'transform', config: { expression: 'input.n + 1' } }] }))({ n: 41 })
+    expect(pure).toMatchObject({ status: 'succeeded', output: 42 })
+    expect(hits['/never']).toBeUndefined()
+  })
+
   it('max_concurrency holds further executions queued until a running one finishes', async () => {
     const a = await automation({ steps: [{ id: 'pause', type: 'delay', config: { seconds: 0.5 } }] }, { max_concurrency: 1 })
     const first = await start(a.id, {}, 0)

@@ -88,7 +88,7 @@ export function createEngine({
     // Written running by the start that handed it over (same process, first attempt): nothing to read back.
     const started = job.attempt === 1 ? takeStarted(job.id) : undefined
     const begun = started
-      ? { e: started.execution, ctx: systemContext({ traceId: started.execution.traceId, organizationId: started.execution.organizationId, requestId: id }), plan: started.plan, runs: [], limited: false }
+      ? { e: started.execution, ctx: systemContext({ traceId: started.execution.traceId, organizationId: started.execution.organizationId, requestId: id }), plan: started.plan, runs: started.runs ?? [], limited: false }
       : await begin(id, job.id, runner)
     if (begun === 'ended') onFinished(id)
     if (!begun || begun === 'ended') return { skipped: true }
@@ -96,10 +96,26 @@ export function createEngine({
     const linked = linkSignals(job.signal)
     active.set(id, linked)
     try {
-      return await new Run(begun.e, begun.ctx, begun.plan, begun.runs, runner, linked.signal, job, begun.limited).go()
+      return await new Run(begun.e, begun.ctx, begun.plan, begun.runs, runner, linked.signal, job, begun.limited, started?.startedSteps).go()
     } finally {
       active.delete(id)
       linked.dispose()
+    }
+  }
+
+  /**
+   * For a start that runs here at once (a waited webhook): the records its insert can carry
+   * (Run.prefix), so that the engine's first write is not a statement of its own. The
+   * execution is not written yet: `e` is it as it will be.
+   */
+  async function prefix(e: ExecutionRow, plan: Plan): Promise<{ records: StepRecord[]; started: string[] } | null> {
+    const ctx = systemContext({ traceId: e.traceId, organizationId: e.organizationId, requestId: e.id })
+    const idle = { id: '', workerId: '', completedHere: () => {} }
+    try {
+      return await new Run(e, ctx, plan, [], '', new AbortController().signal, idle, false).prefix()
+    } catch (err) {
+      log.warn({ err, execution_id: e.id }, 'could not run the first steps before the start; the engine runs them')
+      return null
     }
   }
 
@@ -229,6 +245,7 @@ export function createEngine({
     private children: { stepId: string; child: string }[] = []
     /** Flushes run one at a time (branches run at once). */
     private flushing: Promise<unknown> = Promise.resolve()
+    private handedOver: Set<string>
 
     constructor(
       private e: ExecutionRow,
@@ -241,7 +258,10 @@ export function createEngine({
       private job: Pick<RunningJob, 'id' | 'workerId' | 'completedHere'>,
       /** The automation has concurrency limits: its end may have queued executions to wake. */
       private limited: boolean,
+      /** Steps whose start (a running record) the execution's start wrote with it (prefix): they run without writing it again. */
+      startedSteps: readonly string[] = [],
     ) {
+      this.handedOver = new Set(startedSteps)
       this.rows = new Map(runs.map((r) => [`${r.stepId}\u0000${r.attempt}`, r]))
       for (const r of runs) if (!this.latest.has(r.stepId) || r.attempt > this.latest.get(r.stepId)!.attempt) this.latest.set(r.stepId, r)
       for (const [id, r] of this.latest) if (r.status === 'succeeded' || r.status === 'skipped') this.steps[id] = { status: r.status, output: r.output ?? null }
@@ -333,6 +353,26 @@ export function createEngine({
       }
     }
 
+    /**
+     * The start of `go` an execution's start can write with it: pure steps in plan order up to
+     * the first step with an effect that is ready to start, recorded running (not run). Null
+     * when something else comes first (a pure step failing, nothing with an effect, a step
+     * skipped): the engine then does it all as usual.
+     */
+    async prefix(): Promise<{ records: StepRecord[]; started: string[] } | null> {
+      const decided = new Set<string>()
+      for (;;) {
+        const step = this.plan.steps.find((s) => !decided.has(s.id) && s.incoming.every((e) => decided.has(e.from)))
+        if (!step || !(await this.taken(step))) return null
+        if (!step.pure) {
+          this.record(step, 1, 'running', { startedAt: clock() })
+          return { records: this.buffer, started: [step.id] }
+        }
+        if ((await this.runStep(step, undefined)).kind !== 'done') return null
+        decided.add(step.id)
+      }
+    }
+
     /** Whether any edge into the step is taken (entry steps always run). */
     private async taken(step: PlanStep): Promise<boolean> {
       if (step.incoming.length === 0) return true
@@ -360,8 +400,9 @@ export function createEngine({
       // A retry not due yet (woken early for another branch).
       if (prev?.status === 'failed' && prev.wakeAt && prev.wakeAt.getTime() > now && prev.attempt < step.max_attempts) return { kind: 'retry', at: prev.wakeAt }
       if (prev?.status === 'failed' && prev.attempt >= step.max_attempts) attempt = prev.attempt + 1 // resumed by hand: one more try
-      const startedAt = prev?.status === 'waiting' ? prev.startedAt : clock()
-      if (!step.pure) {
+      const handed = prev?.status === 'running' && this.handedOver.delete(step.id)
+      const startedAt = prev && (prev.status === 'waiting' || handed) ? prev.startedAt : clock()
+      if (!step.pure && !handed) {
         // Recorded now, in the order steps start (branches start while others run).
         this.record(step, attempt, 'running', { startedAt })
         await this.flush({ started: true })
@@ -589,7 +630,7 @@ export function createEngine({
       }
     },
   }
-  return { handler }
+  return { handler, prefix }
 }
 
 type Next = { started?: boolean; finish?: Finish; wait?: Date | null; retryAt?: Date | null; aborted?: boolean }

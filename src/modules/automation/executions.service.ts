@@ -16,7 +16,7 @@ import { executions, FINISHED, stepRuns, workflowVersions, type AutomationRow, t
 import type { Automations } from './automations.service.ts'
 import type { Plan } from './graph.ts'
 import type { Finished } from './engine.ts'
-import { executionFromRaw } from './engine.writes.ts'
+import { executionFromRaw, recordsOf, STEP_RUN_COLUMNS, stepRunFromRaw, type StepRecord } from './engine.writes.ts'
 import { groupCommit } from '../../core/db/groupCommit.ts'
 
 export const EXECUTE_JOB = 'automation.execute'
@@ -92,7 +92,14 @@ export interface StartInput {
 export interface Started {
   execution: ExecutionRow
   plan: Plan
+  /** Step records the start wrote with it (the engine's prefix), as committed. */
+  runs?: StepRunRow[]
+  /** Steps among them the start wrote running, for the engine to run without writing that again. */
+  startedSteps?: string[]
 }
+
+/** The engine's prefix (createEngine): the records an execution's start can carry, or null. */
+export type Prefix = (e: ExecutionRow, plan: Plan) => Promise<{ records: StepRecord[]; started: string[] } | null>
 
 export interface StartResult {
   execution: ExecutionRow
@@ -301,13 +308,25 @@ export function createExecutions({ database, events, automations }: { database: 
    */
   async function startNow(ctx: RequestContext, item: StartItem): Promise<StartResult> {
     if (item.opts?.deferred) return startGeneral(ctx, item)
-    return (await startGrouped({ ctx, item })) ?? startGeneral(ctx, item)
+    // Run here at once: the engine's first steps are written with the start (one statement less).
+    let pre: Awaited<ReturnType<Prefix>> = null
+    if (prefix && item.opts?.claimedBy) {
+      item = { ...item, opts: { ...item.opts, id: item.opts.id ?? newId() } }
+      const { row, plainStart } = prepare(ctx, item)
+      if (plainStart) pre = await prefix(draftOf(row, item.a.organizationId), item.v.plan as unknown as Plan)
+    }
+    return (await startGrouped({ ctx, item, pre })) ?? startGeneral(ctx, item)
   }
+
+  /** The execution a start will write, as the engine's prefix reads it (what the insert sets). */
+  const draftOf = (row: ReturnType<typeof prepare>['row'], organizationId: string): ExecutionRow =>
+    ({ ...row, organizationId, parentExecutionId: null, parentStepId: null, status: 'running', runner: row.runner ?? null, startedAt: new Date() }) as unknown as ExecutionRow
+  let prefix: Prefix | null = null
 
   const startGeneral = async (ctx: RequestContext, item: StartItem) => (await database.transaction((tx) => startMany(tx, ctx, [item])))[0]!
 
   /** Starts that arrive together, one statement for all; null where nothing was written (a key already used, events a reaction must see). */
-  const startGrouped = groupCommit<{ ctx: RequestContext; item: StartItem }, StartResult | null>({}, async (starts) => {
+  const startGrouped = groupCommit<{ ctx: RequestContext; item: StartItem; pre: Awaited<ReturnType<Prefix>> }, StartResult | null>({}, async (starts) => {
     const prepared = starts.map(({ ctx, item }) => ({ ctx, item, f: prepare(ctx, item) }))
     const news = events.insertSql(
       prepared.map(({ ctx, item, f }) => ({ ctx, items: startEvents(item, f.row.id, f.plainStart) })),
@@ -319,17 +338,30 @@ export function createExecutions({ database, events, automations }: { database: 
       sql`r.id in (select job_id from e)`,
     )
     const insert = db.insert(executions).values(prepared.map((p) => p.f.row)).onConflictDoNothing().returning()
-    const found = await rows<Record<string, unknown> & { job_taken: TakenJob | null }>(
+    // The engine's first records (prefix) with their executions.
+    const carried = starts.flatMap(({ pre }, i) => (pre && prepared[i]!.f.plainStart ? [{ executionId: prepared[i]!.f.row.id, records: pre.records }] : []))
+    const runs = carried.length
+      ? sql`, sr as (insert into step_runs (id, organization_id, execution_id, step_id, step_type, attempt, status, input, output, error, logs, duration_ms, wake_at, started_at, ended_at)
+          select r.id, e.organization_id, e.id, r.step_id, r.step_type, r.attempt, r.status, r.input, r.output, r.error, coalesce(r.logs, '[]'::jsonb), r.duration_ms, r.wake_at, r.started_at, r.ended_at
+          from jsonb_to_recordset(${recordsOf(carried, newId)}::jsonb) as r(${sql.raw(STEP_RUN_COLUMNS)}) join e on e.id = r.execution_id
+          returning *)`
+      : sql``
+    const found = await rows<Record<string, unknown> & { job_taken: TakenJob | null; runs_written: Record<string, unknown>[] | null }>(
       db,
-      sql`with e as (${insert.getSQL()}), j as (${jobs.query}), ev as (${news}) select e.*, (select row_to_json(j) from j where j.id = e.job_id) as job_taken from e`,
+      sql`with e as (${insert.getSQL()}), j as (${jobs.query}), ev as (${news})${runs}
+          select e.*, (select row_to_json(j) from j where j.id = e.job_id) as job_taken,
+            ${carried.length ? sql`(select json_agg(sr) from sr where sr.execution_id = e.id)` : sql`null::json`} as runs_written
+          from e`,
     )
     const byId = new Map(found.map((r) => [r.id as string, r]))
-    return prepared.map(({ item, f }) => {
+    return prepared.map(({ item, f }, i) => {
       const row = byId.get(f.row.id)
       if (!row) return null
       const execution = executionFromRaw(row)
       const [job] = row.job_taken ? jobs.rows([row.job_taken]) : []
-      return { execution, created: true, job: job ?? null, ...(f.plainStart ? { started: { execution, plan: item.v.plan as unknown as Plan } } : {}) }
+      const pre = starts[i]!.pre
+      const carriedHere = f.plainStart && pre && row.runs_written ? { runs: row.runs_written.map(stepRunFromRaw), startedSteps: pre.started } : {}
+      return { execution, created: true, job: job ?? null, ...(f.plainStart ? { started: { execution, plan: item.v.plan as unknown as Plan, ...carriedHere } } : {}) }
     })
   })
 
@@ -355,6 +387,11 @@ export function createExecutions({ database, events, automations }: { database: 
         const { execution, created, job, started } = await startIn(tx, ctx, a, v, input, { triggerType: 'manual' }, { claimedBy })
         return { execution: toExecutionView(execution), created, job, ...(started ? { started } : {}) }
       })
+    },
+
+    /** The engine's prefix, for starts that run here at once (set once the engine exists). */
+    usePrefix(p: Prefix) {
+      prefix = p
     },
 
     /** An execution started running for this process's job `jobId`, for the engine to take (takeStarted). */

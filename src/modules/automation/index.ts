@@ -30,6 +30,7 @@ export function createAutomation(deps: ModuleDeps) {
   const automations = createAutomations({ database: deps.database, events: deps.events, compiler })
   const executions = createExecutions({ database: deps.database, events: deps.events, automations })
   const engine = createEngine({ database: deps.database, events: deps.events, types, log: deps.log.child({ component: 'automation' }), clock: deps.clock, onFinished: (id, finished) => executions.announceFinished(id, finished), takeStarted: (jobId) => executions.takeStarted(jobId) })
+  executions.usePrefix(engine.prefix)
   // Step types that need the services above (the compiler reads the map when it validates).
   for (const t of [
     subWorkflowStep({ database: deps.database, automations, runs: executions }),
