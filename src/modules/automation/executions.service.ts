@@ -1,9 +1,10 @@
 // Executions (seed 003 Execution + StepRun, seed 001 process_instances, seed 000 WorkflowRun):
 // starting one (queued, with the job that runs it, in one transaction), reading it with its
 // step runs, cancelling, resuming from a failed step, and re-running from the start.
+import { createHash } from 'node:crypto'
 import { EventEmitter } from 'node:events'
 import { and, asc, desc, eq, inArray, sql } from 'drizzle-orm'
-import type { PgInsertValue } from 'drizzle-orm/pg-core'
+import { PgDialect, type PgInsertValue } from 'drizzle-orm/pg-core'
 import { newId, UUID } from '../../core/behaviours/columns.ts'
 import { actorLabel, type RequestContext } from '../../core/context.ts'
 import { rows, type Database, type Executor } from '../../core/db/database.ts'
@@ -97,6 +98,9 @@ export interface Started {
   /** Steps among them the start wrote running, for the engine to run without writing that again. */
   startedSteps?: string[]
 }
+
+/** Builds statements' text for `database.prepared`. */
+const dialect = new PgDialect()
 
 /** The engine's prefix (createEngine): the records an execution's start can carry, or null. */
 export type Prefix = (e: ExecutionRow, plan: Plan) => Promise<{ records: StepRecord[]; started: string[] } | null>
@@ -346,13 +350,19 @@ export function createExecutions({ database, events, automations }: { database: 
           from jsonb_to_recordset(${recordsOf(carried, newId)}::jsonb) as r(${sql.raw(STEP_RUN_COLUMNS)}) join e on e.id = r.execution_id
           returning *)`
       : sql``
-    const found = await rows<Record<string, unknown> & { job_taken: TakenJob | null; runs_written: Record<string, unknown>[] | null }>(
-      db,
-      sql`with e as (${insert.getSQL()}), j as (${jobs.query}), ev as (${news})${runs}
+    const query = sql`with e as (${insert.getSQL()}), j as (${jobs.query}), ev as (${news})${runs}
           select e.*, (select row_to_json(j) from j where j.id = e.job_id) as job_taken,
             ${carried.length ? sql`(select json_agg(sr) from sr where sr.execution_id = e.id)` : sql`null::json`} as runs_written
-          from e`,
-    )
+          from e`
+    type Row = Record<string, unknown> & { job_taken: TakenJob | null; runs_written: Record<string, unknown>[] | null }
+    // Its text is the same for every start of the same shape (a webhook's, one to a few at a
+    // time): prepared under a name from the text, PostgreSQL parses and plans it once per
+    // connection. Larger groups vary too much to be worth keeping.
+    let found: Row[]
+    if (starts.length <= 4) {
+      const statement = dialect.sqlToQuery(query)
+      found = await database.prepared<Row>(`stratum_start_${createHash('sha1').update(statement.sql).digest('hex').slice(0, 24)}`, statement.sql, statement.params)
+    } else found = await rows<Row>(db, query)
     const byId = new Map(found.map((r) => [r.id as string, r]))
     return prepared.map(({ item, f }, i) => {
       const row = byId.get(f.row.id)
