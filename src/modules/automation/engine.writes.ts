@@ -63,15 +63,24 @@ export interface Ended {
 const HELD = `e.status in ('queued', 'running', 'waiting') and e.cancel_requested_at is null`
 
 /** The columns of a record in recordsOf's JSON. */
-export const STEP_RUN_COLUMNS = `execution_id uuid, id uuid, step_id text, step_type text, attempt int, status text, input jsonb, output jsonb, error jsonb, logs jsonb,
+const STEP_RUN_COLUMNS = `execution_id uuid, id uuid, step_id text, step_type text, attempt int, status text, input jsonb, output jsonb, error jsonb, logs jsonb,
     duration_ms int, wake_at timestamptz, started_at timestamptz, ended_at timestamptz`
+
+/**
+ * Inserts the records in the JSON at `json` (recordsOf) for the executions of CTE `from` (id,
+ * organization_id): the text before and after the JSON, for a statement to put it in.
+ */
+export const insertRunsAround = (from: string): [string, string] => [
+  `insert into step_runs (id, organization_id, execution_id, step_id, step_type, attempt, status, input, output, error, logs, duration_ms, wake_at, started_at, ended_at)
+  select r.id, ${from}.organization_id, ${from}.id, r.step_id, r.step_type, r.attempt, r.status, r.input, r.output, r.error, coalesce(r.logs, '[]'::jsonb), r.duration_ms, r.wake_at, r.started_at, r.ended_at
+  from jsonb_to_recordset(`,
+  `::jsonb) as r(${STEP_RUN_COLUMNS})
+  join ${from} on ${from}.id = r.execution_id`,
+]
 
 /** Upserts the records in $<n> (JSON, each naming its execution) of the executions in CTE `cur`, returning the rows. */
 const upsertRuns = (n: number) => `
-  insert into step_runs (id, organization_id, execution_id, step_id, step_type, attempt, status, input, output, error, logs, duration_ms, wake_at, started_at, ended_at)
-  select r.id, cur.organization_id, cur.id, r.step_id, r.step_type, r.attempt, r.status, r.input, r.output, r.error, coalesce(r.logs, '[]'::jsonb), r.duration_ms, r.wake_at, r.started_at, r.ended_at
-  from jsonb_to_recordset($${n}::jsonb) as r(${STEP_RUN_COLUMNS})
-  join cur on cur.id = r.execution_id
+  ${insertRunsAround('cur').join(`$${n}`)}
   on conflict (execution_id, step_id, attempt) do update set status = excluded.status, input = excluded.input, output = excluded.output, error = excluded.error,
     logs = excluded.logs, duration_ms = excluded.duration_ms, wake_at = excluded.wake_at, ended_at = excluded.ended_at
   returning *`

@@ -17,7 +17,7 @@ import { executions, FINISHED, stepRuns, workflowVersions, type AutomationRow, t
 import type { Automations } from './automations.service.ts'
 import type { Plan } from './graph.ts'
 import type { Finished } from './engine.ts'
-import { executionFromRaw, recordsOf, STEP_RUN_COLUMNS, stepRunFromRaw, type StepRecord } from './engine.writes.ts'
+import { executionFromRaw, insertRunsAround, recordsOf, stepRunFromRaw, type StepRecord } from './engine.writes.ts'
 import { groupCommit } from '../../core/db/groupCommit.ts'
 
 export const EXECUTE_JOB = 'automation.execute'
@@ -344,12 +344,8 @@ export function createExecutions({ database, events, automations }: { database: 
     const insert = db.insert(executions).values(prepared.map((p) => p.f.row)).onConflictDoNothing().returning()
     // The engine's first records (prefix) with their executions.
     const carried = starts.flatMap(({ pre }, i) => (pre && prepared[i]!.f.plainStart ? [{ executionId: prepared[i]!.f.row.id, records: pre.records }] : []))
-    const runs = carried.length
-      ? sql`, sr as (insert into step_runs (id, organization_id, execution_id, step_id, step_type, attempt, status, input, output, error, logs, duration_ms, wake_at, started_at, ended_at)
-          select r.id, e.organization_id, e.id, r.step_id, r.step_type, r.attempt, r.status, r.input, r.output, r.error, coalesce(r.logs, '[]'::jsonb), r.duration_ms, r.wake_at, r.started_at, r.ended_at
-          from jsonb_to_recordset(${recordsOf(carried, newId)}::jsonb) as r(${sql.raw(STEP_RUN_COLUMNS)}) join e on e.id = r.execution_id
-          returning *)`
-      : sql``
+    const [before, after] = insertRunsAround('e')
+    const runs = carried.length ? sql`, sr as (${sql.raw(before)}${recordsOf(carried, newId)}${sql.raw(after)} returning *)` : sql``
     const query = sql`with e as (${insert.getSQL()}), j as (${jobs.query}), ev as (${news})${runs}
           select e.*, (select row_to_json(j) from j where j.id = e.job_id) as job_taken,
             ${carried.length ? sql`(select json_agg(sr) from sr where sr.execution_id = e.id)` : sql`null::json`} as runs_written
