@@ -3,7 +3,9 @@
 // Durability: a step's record is committed before any step with an effect outside the execution
 // (http, emit_event, delay...) starts, and that step's own start is committed with it. Pure
 // steps (transform, condition, code) run inline and their records travel with the next write,
-// so a run of pure steps costs one transaction. After a crash the next job attempt reloads the
+// so a run of pure steps costs one transaction; a start that runs here at once (a waited webhook)
+// runs the first pure steps before its insert and writes their records, with the first step with
+// an effect marked running, in the insert itself (prefix). After a crash the next job attempt reloads the
 // committed records and carries on: a step recorded as succeeded is never run again; a step
 // recorded as running (in flight when the process died) runs again as the same attempt.
 //
