@@ -314,12 +314,12 @@ export function createExecutions({ database, events, automations }: { database: 
     if (item.opts?.deferred) return startGeneral(ctx, item)
     // Run here at once: the engine's first steps are written with the start (one statement less).
     let pre: Awaited<ReturnType<Prefix>> = null
+    let f: ReturnType<typeof prepare> | undefined
     if (prefix && item.opts?.claimedBy) {
-      item = { ...item, opts: { ...item.opts, id: item.opts.id ?? newId() } }
-      const { row, plainStart } = prepare(ctx, item)
-      if (plainStart) pre = await prefix(draftOf(row, item.a.organizationId), item.v.plan as unknown as Plan)
+      f = prepare(ctx, item)
+      if (f.plainStart) pre = await prefix(draftOf(f.row, item.a.organizationId), item.v.plan as unknown as Plan)
     }
-    return (await startGrouped({ ctx, item, pre })) ?? startGeneral(ctx, item)
+    return (await startGrouped({ ctx, item, pre, f })) ?? startGeneral(ctx, item)
   }
 
   /** The execution a start will write, as the engine's prefix reads it (what the insert sets). */
@@ -330,8 +330,9 @@ export function createExecutions({ database, events, automations }: { database: 
   const startGeneral = async (ctx: RequestContext, item: StartItem) => (await database.transaction((tx) => startMany(tx, ctx, [item])))[0]!
 
   /** Starts that arrive together, one statement for all; null where nothing was written (a key already used, events a reaction must see). */
-  const startGrouped = groupCommit<{ ctx: RequestContext; item: StartItem; pre: Awaited<ReturnType<Prefix>> }, StartResult | null>({}, async (starts) => {
-    const prepared = starts.map(({ ctx, item }) => ({ ctx, item, f: prepare(ctx, item) }))
+  const startGrouped = groupCommit<{ ctx: RequestContext; item: StartItem; pre: Awaited<ReturnType<Prefix>>; f: ReturnType<typeof prepare> | undefined }, StartResult | null>({}, async (starts) => {
+    // A start whose prefix ran was prepared for it (the records name its execution id).
+    const prepared = starts.map(({ ctx, item, f }) => ({ ctx, item, f: f ?? prepare(ctx, item) }))
     const news = events.insertSql(
       prepared.map(({ ctx, item, f }) => ({ ctx, items: startEvents(item, f.row.id, f.plainStart) })),
       sql`r.id in (select id from e)`,
